@@ -1,0 +1,76 @@
+# fwgit: GitOps for host firewalls. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/fwgit/fwgit/internal/version.Version=$(VERSION)
+FUZZTIME ?= 10s
+# Kernel tests carry the netns build tag and skip themselves without CAP_NET_ADMIN.
+TESTTAGS ?= netns
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/fwgit and bin/fwgit-agent
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/fwgit ./cmd/fwgit
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/fwgit-agent ./cmd/fwgit-agent
+
+.PHONY: test
+test: ## run the whole test suite with the race detector (kernel tests run when root)
+	$(GO) test -race -tags '$(TESTTAGS)' -timeout 20m ./...
+
+.PHONY: test-short
+test-short: ## unit tests only: no kernel, no browser
+	$(GO) test -race -short ./...
+
+.PHONY: test-netns
+test-netns: ## only the real-kernel tests (needs root or CAP_NET_ADMIN)
+	hack/test-netns.sh
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each
+	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
+
+.PHONY: golden
+golden: ## rewrite golden files, then show what changed
+	$(GO) test ./... -run 'Golden' -update >/dev/null || true
+	git diff --stat
+
+.PHONY: lint
+lint: ## gofmt check and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet -tags '$(TESTTAGS)' ./...
+
+.PHONY: examples
+examples: build ## validate, compile and test examples/repo
+	$(BIN)/fwgit validate examples/repo
+	$(BIN)/fwgit compile examples/repo >/dev/null
+	$(BIN)/fwgit test examples/repo
+
+.PHONY: verify
+verify: lint ## tidy, fmt, golden and a clean-tree check
+	$(GO) mod tidy
+	$(GO) test ./... -run 'Golden' -update >/dev/null
+	@git diff --exit-code || (echo "tree not clean after tidy/golden: commit the changes"; exit 1)
+
+.PHONY: cover
+cover: ## test coverage report in cover.out
+	$(GO) test -coverprofile=cover.out ./...
+	$(GO) tool cover -func=cover.out | tail -1
+
+.PHONY: demo
+demo: ## run the whole system on examples/repo in network namespaces (root)
+	@hack/demo.sh
+
+.PHONY: demo-down
+demo-down: ## remove everything make demo created
+	@hack/demo.sh down
+
+.PHONY: clean
+clean: ## remove build output
+	rm -rf $(BIN) cover.out dist

@@ -1,0 +1,12 @@
+// Package nft holds the ruleset IR that fwgit compiles for each firewall and
+// that the agent applies: one table of the inet family with its chains, named
+// interval sets and rules. The IR is deliberately narrower than the nftables
+// language: a rule is a conjunction of a fixed set of matches and one verdict,
+// so that the compiler, the agent's netlink encoder, the reference evaluator
+// and the canonical text rendering all agree on what a rule means.
+//
+// The package provides the canonical [Ruleset.Render] in `nft -f` syntax, the
+// [Ruleset.Digest] over it, structural validation ([Ruleset.Validate]), a
+// reference evaluator ([Ruleset.Eval]) and CIDR normalisation. It is pure: no
+// I/O, no clock, no logging, and it does not import google/nftables.
+package nft
