@@ -28,6 +28,9 @@ type Target struct {
 	// TagValue is the unescaped tag value when HasValue is true.
 	TagValue string
 	HasValue bool
+	// Offset is the byte offset in the rule text where the target starts
+	// (its keyword), so diagnostics can point inside the rule string.
+	Offset int
 }
 
 // Action is ALLOW or BLOCK.
