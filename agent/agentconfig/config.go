@@ -318,3 +318,22 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Reveal returns the secret itself.
 func (s Secret) Reveal() string { return string(s) }
+
+// EnvFile renders c as a documented env file that [ParseEnv] and [Load] read
+// back to the same settings. It is the one place that writes the API key in
+// clear, for `fwgit-agent init`; the caller writes it with mode 0600.
+func (c Config) EnvFile() []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# fwgit-agent settings (read by `fwgit-agent run`; flags override them).\n")
+	fmt.Fprintf(&b, "# This file holds the API key: keep it mode 0600, owned by root.\n\n")
+	fmt.Fprintf(&b, "# HTTPS listen address, host:port.\nLISTEN=%s\n\n", c.Listen)
+	fmt.Fprintf(&b, "# The key the controller sends in X-API-Key (at least %d characters).\nAPI_KEY=%s\n\n", MinAPIKeyLen, c.APIKey.Reveal())
+	fmt.Fprintf(&b, "# Addresses and CIDRs allowed to call the API, comma-separated (IPv4 and IPv6);\n# the agent refuses to start while this is empty. 0.0.0.0/0,::/0 allows everyone.\nALLOWED_IPS=%s\n\n", joinPrefixes(c.AllowedIPs))
+	fmt.Fprintf(&b, "# TLS certificate and key (PEM); `fwgit-agent fingerprint` prints the pin.\nTLS_CERT=%s\nTLS_KEY=%s\n\n", c.TLSCert, c.TLSKey)
+	fmt.Fprintf(&b, "# Where the applied and previous rulesets are kept.\nSTATE_DIR=%s\n\n", c.StateDir)
+	fmt.Fprintf(&b, "# CIDRs that always keep SSH (tcp/22), whatever the controller sends.\nMGMT_CIDRS=%s\n\n", joinPrefixes(c.MgmtCIDRs))
+	fmt.Fprintf(&b, "# On drift (someone changed our table): repair or report.\nDRIFT_MODE=%s\n# How often to check, as a Go duration; 0 turns the check off.\nDRIFT_INTERVAL=%s\n\n", c.DriftMode, c.DriftInterval)
+	fmt.Fprintf(&b, "# The table of the inet family the agent owns; it touches nothing else.\nTABLE=%s\n\n", c.Table)
+	fmt.Fprintf(&b, "# Logging: json or text; debug, info, warn or error.\nLOG_FORMAT=%s\nLOG_LEVEL=%s\n", c.LogFormat, strings.ToLower(c.LogLevel.String()))
+	return []byte(b.String())
+}

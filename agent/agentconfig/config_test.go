@@ -182,3 +182,21 @@ func TestSecretNeverPrints(t *testing.T) {
 		t.Errorf("Reveal() = %q, want the key", c.APIKey.Reveal())
 	}
 }
+
+func TestEnvFileRoundTrip(t *testing.T) {
+	c := Default()
+	c.APIKey = goodKey
+	c.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("198.18.0.0/15"), netip.MustParsePrefix("fd00::1/128")}
+	c.MgmtCIDRs = []netip.Prefix{netip.MustParsePrefix("198.19.7.0/24")}
+	c.DriftMode = DriftReport
+	c.DriftInterval = 0
+	c.LogLevel = slog.LevelWarn
+	c.LogFormat = "text"
+	got, err := Load(Sources{EnvFile: bytes.NewReader(c.EnvFile()), FileName: "agent.env"})
+	if err != nil {
+		t.Fatalf("Load(EnvFile()): %v", err)
+	}
+	if diff := cmp.Diff(c, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("EnvFile round trip (-want +got):\n%s", diff)
+	}
+}
