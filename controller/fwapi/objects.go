@@ -1,0 +1,172 @@
+package fwapi
+
+import (
+	"cmp"
+	"encoding/json"
+	"slices"
+
+	"github.com/fwgit/fwgit/controller/model"
+	"github.com/fwgit/fwgit/schema/fwrule"
+	v1 "github.com/fwgit/fwgit/schema/v1"
+)
+
+// ruleObject is the serialised rule of spec/fwapi.md §2.3, keys in order.
+type ruleObject struct {
+	Description string  `json:"description,omitempty"`
+	Enabled     bool    `json:"enabled"`
+	Global      *bool   `json:"global,omitempty"`
+	Log         bool    `json:"log"`
+	OwnerUUID   string  `json:"owner_uuid,omitempty"`
+	Rule        string  `json:"rule"`
+	UUID        string  `json:"uuid"`
+	Version     string  `json:"version"`
+	Parsed      *parsed `json:"parsed,omitempty"`
+}
+
+// parsed is the optional "parsed" object of §2.4, keys in order.
+type parsed struct {
+	Action   string              `json:"action,omitempty"`
+	FromTags map[string]tagsSide `json:"fromtags,omitempty"`
+	Ports    []any               `json:"ports,omitempty"`
+	Protocol string              `json:"protocol,omitempty"`
+	ToTags   map[string]tagsSide `json:"totags,omitempty"`
+}
+
+type tagsSide struct {
+	All    bool     `json:"all"`
+	Values []string `json:"values"`
+}
+
+type portRange struct {
+	Start int `json:"start"`
+	End   int `json:"end"`
+}
+
+// vmObject is the VM object of §2.2, keys in order.
+type vmObject struct {
+	Alias           string                 `json:"alias"`
+	FirewallEnabled bool                   `json:"firewall_enabled"`
+	IPs             []string               `json:"ips"`
+	OwnerUUID       string                 `json:"owner_uuid,omitempty"`
+	State           string                 `json:"state"`
+	Tags            map[string]v1.TagValue `json:"tags"`
+	UUID            string                 `json:"uuid"`
+}
+
+func newVMObject(f *model.Firewall) vmObject {
+	tags := f.Tags
+	if tags == nil {
+		tags = map[string]v1.TagValue{}
+	}
+	ips := f.AddrText
+	if ips == nil {
+		ips = []string{}
+	}
+	return vmObject{Alias: f.Name, FirewallEnabled: f.Enabled, IPs: ips, OwnerUUID: f.Owner,
+		State: "running", Tags: tags, UUID: f.UUID}
+}
+
+// ruleFields are the parsed.* names GET /rules accepts in "fields".
+var ruleFields = []string{"parsed.action", "parsed.ports", "parsed.protocol", "parsed.tags"}
+
+func (s *Snapshot) ruleObject(r *model.Rule, fields []string) ruleObject {
+	o := ruleObject{
+		Description: r.Description,
+		Enabled:     r.Enabled,
+		Log:         r.Log,
+		OwnerUUID:   r.Owner,
+		Rule:        s.canonical(r),
+		UUID:        r.UUID,
+		Version:     s.version(r),
+	}
+	if r.Global {
+		t := true
+		o.Global = &t
+		o.OwnerUUID = ""
+	}
+	if len(fields) > 0 && r.Parsed != nil {
+		o.Parsed = parsedFields(s.folded(r), fields)
+	}
+	return o
+}
+
+func parsedFields(p *fwrule.Rule, fields []string) *parsed {
+	var out parsed
+	set := false
+	for _, f := range fields {
+		switch f {
+		case "parsed.action":
+			out.Action, set = p.Action.String(), true
+		case "parsed.protocol":
+			out.Protocol, set = p.Protocol.String(), true
+		case "parsed.ports":
+			if p.Protocol == fwrule.TCP || p.Protocol == fwrule.UDP {
+				out.Ports, set = portList(p), true
+			}
+		case "parsed.tags":
+			out.FromTags, out.ToTags, set = sideTags(p.From), sideTags(p.To), true
+		}
+	}
+	if !set {
+		return nil
+	}
+	return &out
+}
+
+// portList is the canonical port list of §2.4: numbers, "all", or
+// {start, end} for ranges, sorted by start (stable), as FWAPI folds them.
+func portList(p *fwrule.Rule) []any {
+	if p.AllPorts {
+		return []any{"all"}
+	}
+	ports := slices.Clone(p.Ports)
+	slices.SortStableFunc(ports, func(a, b fwrule.Port) int { return cmp.Compare(a.Lo, b.Lo) })
+	out := make([]any, 0, len(ports))
+	for _, pt := range ports {
+		if pt.IsRange && pt.Lo != pt.Hi {
+			out = append(out, portRange{pt.Lo, pt.Hi})
+		} else {
+			out = append(out, pt.Lo)
+		}
+	}
+	return out
+}
+
+// sideTags builds fromtags/totags from a side's canonical tag list: a bare
+// tag swallows that name's values.
+func sideTags(side []fwrule.Target) map[string]tagsSide {
+	bare := map[string]bool{}
+	vals := map[string][]string{}
+	for _, t := range side {
+		if t.Kind != fwrule.TargetTag {
+			continue
+		}
+		if !t.HasValue {
+			bare[t.Value] = true
+		} else if !slices.Contains(vals[t.Value], t.TagValue) {
+			vals[t.Value] = append(vals[t.Value], t.TagValue)
+		}
+	}
+	out := map[string]tagsSide{}
+	for name := range bare {
+		out[name] = tagsSide{All: true, Values: []string{}}
+	}
+	for name, vs := range vals {
+		if bare[name] {
+			continue
+		}
+		slices.SortFunc(vs, model.CompareUTF16)
+		out[name] = tagsSide{Values: vs}
+	}
+	return out
+}
+
+// marshal encodes v; map keys come out sorted (encoding/json), which is the
+// order §2.5 asks for.
+func marshal(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte(`{"code":"InternalError","message":"internal error"}`)
+	}
+	return b
+}
