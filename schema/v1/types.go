@@ -102,7 +102,8 @@ func (s RuleSpec) IsEnabled() bool { return s.Enabled == nil || *s.Enabled }
 type Tag struct {
 	TypeMeta `json:",inline"`
 	Metadata ObjectMeta `json:"metadata"`
-	Spec     TagSpec    `json:"spec"`
+	// Spec may be left out: a Tag needs only its name.
+	Spec TagSpec `json:"spec,omitempty"`
 }
 
 // TagSpec describes a tag.
@@ -158,8 +159,9 @@ type TestCase struct {
 // Settings holds repository-wide settings; at most one per repository.
 type Settings struct {
 	TypeMeta `json:",inline"`
-	Metadata ObjectMeta   `json:"metadata"`
-	Spec     SettingsSpec `json:"spec"`
+	Metadata ObjectMeta `json:"metadata"`
+	// Spec may be left out: every setting has a default.
+	Spec SettingsSpec `json:"spec,omitempty"`
 }
 
 // DefaultAgentPort is the agent's default HTTPS port.
