@@ -32,6 +32,11 @@ type Object struct {
 	// items: "metadata.name", "spec.rule", "spec.tags.role",
 	// "spec.addresses[1]", "spec.cases[2].port".
 	Fields map[string]diag.Pos
+
+	// Invalid reports that the document has at least one error diagnostic;
+	// its decoded values may then be partial or hold what failed the
+	// checks, as written.
+	Invalid bool
 }
 
 // PosOf returns the position of the field at path, falling back to the

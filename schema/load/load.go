@@ -1,0 +1,272 @@
+package load
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/fwgit/fwgit/internal/diag"
+	v1 "github.com/fwgit/fwgit/schema/v1"
+	yaml "sigs.k8s.io/yaml/goyaml.v3"
+)
+
+// Load reads every *.yaml and *.yml file under the root of fsys, in sorted
+// path order, and decodes each YAML document in it into an [Object]. Hidden
+// files and directories (names starting with '.') and files with other
+// extensions are ignored. Every problem found becomes a diagnostic of the
+// returned [Repo], sorted by position; Load never stops at the first one and
+// never returns a Go error: a file it cannot read is a diagnostic too.
+//
+// Load is pure: it reads only fsys, and the same input always gives the same
+// output.
+func Load(fsys fs.FS) *Repo {
+	r := &Repo{}
+	var diags diag.List
+	var paths []string
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			diags.Errorf(diag.Pos{File: p}, v1.CodeReadError, "reading: %s", errText(err))
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if p != "." && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.IsDir() && isYAML(p) {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if err != nil {
+		diags.Errorf(diag.Pos{File: "."}, v1.CodeReadError, "walking the repository: %s", errText(err))
+	}
+	slices.Sort(paths)
+	l := &loader{structs: map[any]*structInfo{}}
+	for _, p := range paths {
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			diags.Errorf(diag.Pos{File: p}, v1.CodeReadError, "reading: %s", errText(err))
+			continue
+		}
+		r.Files++
+		objs, ds := l.file(p, data)
+		r.Objects = append(r.Objects, objs...)
+		diags = append(diags, ds...)
+	}
+	diags.Sort()
+	r.Diags = slices.CompactFunc(diags, func(a, b diag.Diagnostic) bool { return a == b })
+	return r
+}
+
+// LoadFile decodes the YAML documents of one file's contents, named path in
+// positions. It is [Load] for a single file, for callers that already hold
+// the bytes (an editor, a pre-commit hook).
+func LoadFile(path string, data []byte) *Repo {
+	l := &loader{structs: map[any]*structInfo{}}
+	objs, ds := l.file(path, data)
+	ds.Sort()
+	return &Repo{Objects: objs, Files: 1, Diags: slices.CompactFunc(ds, func(a, b diag.Diagnostic) bool { return a == b })}
+}
+
+func isYAML(p string) bool {
+	ext := path.Ext(p)
+	return ext == ".yaml" || ext == ".yml"
+}
+
+// errText keeps the reason of a file-system error without repeating the
+// path, which the diagnostic's position already names.
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// loader holds what is shared across the files of one Load call.
+type loader struct {
+	structs map[any]*structInfo
+}
+
+// file decodes every document of one file.
+func (l *loader) file(name string, data []byte) ([]Object, diag.List) {
+	f := &srcFile{name: name, data: data}
+	f.lineStarts = lineStarts(data)
+	var objs []Object
+	var diags diag.List
+	for _, c := range splitDocuments(data) {
+		l.chunk(f, c, &objs, &diags)
+	}
+	return objs, diags
+}
+
+// chunk is a part of a file that starts at a document marker ("---" at the
+// start of a line) or at the start of the file. Splitting the file at the
+// markers first lets a syntax error in one document leave the others
+// checked.
+type chunk struct {
+	data []byte
+	line int // 0-based line of the file where data starts
+}
+
+// splitDocuments cuts data before every line that starts with "---"
+// followed by white space or the end of the line.
+func splitDocuments(data []byte) []chunk {
+	var out []chunk
+	start, startLine, line := 0, 0, 0
+	for i := 0; i < len(data); {
+		if i > start && isDocMarker(data[i:]) {
+			out = append(out, chunk{data[start:i], startLine})
+			start, startLine = i, line
+		}
+		j := bytes.IndexByte(data[i:], '\n')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+		line++
+	}
+	return append(out, chunk{data[start:], startLine})
+}
+
+func isDocMarker(b []byte) bool {
+	if !bytes.HasPrefix(b, []byte("---")) {
+		return false
+	}
+	return len(b) == 3 || b[3] == ' ' || b[3] == '\t' || b[3] == '\n' || b[3] == '\r'
+}
+
+func lineStarts(data []byte) []int {
+	starts := make([]int, 1, 1+bytes.Count(data, []byte("\n")))
+	for i, c := range data {
+		if c == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	return starts
+}
+
+// srcFile is one file being decoded.
+type srcFile struct {
+	name       string
+	data       []byte
+	lineStarts []int
+}
+
+// offset returns the byte offset in the file of a 1-based line and a
+// 1-based column counted in characters (as the YAML parser counts), or -1.
+func (f *srcFile) offset(line, col int) int {
+	if line < 1 || line > len(f.lineStarts) || col < 1 {
+		return -1
+	}
+	i := f.lineStarts[line-1]
+	for c := 1; c < col; c++ {
+		if i >= len(f.data) || f.data[i] == '\n' {
+			return -1
+		}
+		if f.data[i] < 0x80 {
+			i++
+			continue
+		}
+		i++
+		for i < len(f.data) && f.data[i]&0xc0 == 0x80 {
+			i++
+		}
+	}
+	return i
+}
+
+// posAt converts a byte offset of the file to a position with a byte column.
+func (f *srcFile) posAt(off int) diag.Pos {
+	line, _ := slices.BinarySearch(f.lineStarts, off+1)
+	if line < 1 {
+		line = 1
+	}
+	return diag.Pos{File: f.name, Line: line, Col: off - f.lineStarts[line-1] + 1}
+}
+
+// chunk decodes the documents of one chunk, appending objects and
+// diagnostics.
+func (l *loader) chunk(f *srcFile, c chunk, objs *[]Object, diags *diag.List) {
+	dec := yaml.NewDecoder(bytes.NewReader(c.data))
+	for {
+		var doc yaml.Node
+		err := decodeNode(dec, &doc)
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			diags.Errorf(syntaxPos(f, c, err), v1.CodeYAMLSyntax, "%s", syntaxMsg(err))
+			return
+		}
+		d := &docDecoder{l: l, f: f, lineOff: c.line, diags: diags}
+		d.budget = 1000 + 4*len(c.data)
+		if o, ok := d.document(&doc); ok {
+			*objs = append(*objs, o)
+		}
+	}
+}
+
+// decodeNode runs the YAML parser, turning a parser panic (a bug in the
+// parser, never expected) into an error so that one bad file cannot take
+// down the caller.
+func decodeNode(dec *yaml.Decoder, doc *yaml.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: parser failure: %v", r)
+		}
+	}()
+	return dec.Decode(doc)
+}
+
+// syntaxPos turns the "yaml: line N: …" of a parser error into a position.
+// The parser reports lines only; the column is that of the first character
+// of the line's content.
+func syntaxPos(f *srcFile, c chunk, err error) diag.Pos {
+	line := 0
+	if _, rest, ok := strings.Cut(err.Error(), "line "); ok {
+		for _, ch := range rest {
+			if ch < '0' || ch > '9' {
+				break
+			}
+			line = line*10 + int(ch-'0')
+			if line > 1<<30 {
+				break
+			}
+		}
+	}
+	if line < 1 {
+		line = 1
+	}
+	line += c.line
+	if line > len(f.lineStarts) {
+		line = len(f.lineStarts)
+	}
+	off := f.lineStarts[line-1]
+	for off < len(f.data) && (f.data[off] == ' ' || f.data[off] == '\t') {
+		off++
+	}
+	col := off - f.lineStarts[line-1] + 1
+	return diag.Pos{File: f.name, Line: line, Col: col}
+}
+
+// syntaxMsg strips the "yaml: line N: " prefix, which the position repeats.
+func syntaxMsg(err error) string {
+	s := strings.TrimPrefix(err.Error(), "yaml: ")
+	if strings.HasPrefix(s, "line ") {
+		if _, rest, ok := strings.Cut(s, ": "); ok {
+			s = rest
+		}
+	}
+	return "YAML: " + s
+}
