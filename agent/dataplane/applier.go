@@ -37,3 +37,13 @@ var ErrForeign = errors.New("dataplane: table holds objects fwgit did not create
 // ErrUnknownOutcome reports that the kernel's answer was lost (ENOBUFS): the
 // batch may or may not have been committed; read back before retrying.
 var ErrUnknownOutcome = errors.New("dataplane: outcome of the transaction unknown")
+
+// DigestReader is implemented by appliers that record the applied ruleset's
+// digest in the table itself, so it survives an agent restart.
+type DigestReader interface {
+	// StoredDigest returns the digest recorded when our table was last
+	// applied, or "" when the table does not exist. It is a cheap check
+	// that catches a deleted or replaced table; only comparing
+	// Read().Digest() catches every edit.
+	StoredDigest(ctx context.Context) (string, error)
+}
