@@ -88,6 +88,10 @@ type State struct {
 	// Drift is set when the kernel's table differs from the applied ruleset.
 	Drift     *Drift `json:"drift,omitempty"`
 	LastError string `json:"lastError,omitempty"`
+	// EffectiveDigest is the digest of what the agent put in the kernel:
+	// the controller's ruleset plus the agent's failsafe rules. Digest stays
+	// the controller's digest of what it sent.
+	EffectiveDigest string `json:"effectiveDigest,omitempty"`
 	// ForeignChains are other tables' base chains on our hooks that can
 	// still drop traffic we accept.
 	ForeignChains []ForeignChain `json:"foreignChains,omitempty"`

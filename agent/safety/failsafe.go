@@ -1,0 +1,128 @@
+package safety
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/fwgit/fwgit/internal/nft"
+)
+
+// Comments of the failsafe rules. They start with "fwgit-agent:" so that a
+// reader of `nft list table inet fwgit` sees which rules the agent added.
+const (
+	CommentFailsafeAPI   = "fwgit-agent:failsafe-api"
+	CommentFailsafeSSH   = "fwgit-agent:failsafe-ssh"
+	CommentFailsafeReply = "fwgit-agent:failsafe-reply"
+)
+
+// SSHPort is the port [Failsafe] keeps open to the management CIDRs.
+const SSHPort = 22
+
+// Failsafe describes the rules the agent adds to every ruleset it applies,
+// so that no ruleset, however wrong, cuts off the controller or the
+// operators:
+//
+//   - at the top of each input-hook chain: tcp to APIPort from AllowedIPs,
+//     and tcp/22 from MgmtCIDRs, accepted (one rule per family);
+//   - at the top of each output-hook chain: established tcp towards
+//     AllowedIPs and MgmtCIDRs accepted, so a drop policy or a BLOCK rule on
+//     output cannot swallow the replies.
+//
+// Chains on other hooks are left alone, and an empty ruleset (no table) stays
+// empty: with no table nothing is filtered.
+type Failsafe struct {
+	APIPort    uint16
+	AllowedIPs []netip.Prefix
+	MgmtCIDRs  []netip.Prefix
+}
+
+// Apply returns rs with the failsafe rules prepended. It never modifies rs:
+// the result has its own Chains slice and rule slices, and shares only
+// read-only values (sets, address matches) with rs.
+func (f Failsafe) Apply(rs *nft.Ruleset) *nft.Ruleset {
+	if rs.Empty() {
+		return rs
+	}
+	out := *rs
+	out.Chains = slices.Clone(rs.Chains)
+	for i := range out.Chains {
+		c := &out.Chains[i]
+		var pre []nft.Rule
+		switch c.Hook {
+		case nft.HookInput:
+			pre = append(f.inbound(f.AllowedIPs, f.APIPort, CommentFailsafeAPI), f.inbound(f.MgmtCIDRs, SSHPort, CommentFailsafeSSH)...)
+		case nft.HookOutput:
+			pre = f.replies()
+		}
+		if len(pre) == 0 {
+			continue
+		}
+		c.Rules = append(pre, c.Rules...)
+	}
+	return &out
+}
+
+// inbound returns the rules accepting tcp to port from prefixes.
+func (f Failsafe) inbound(prefixes []netip.Prefix, port uint16, comment string) []nft.Rule {
+	if port == 0 {
+		return nil
+	}
+	var out []nft.Rule
+	for _, fam := range []nft.Family{nft.FamilyIPv4, nft.FamilyIPv6} {
+		src, ok := match(prefixes, fam)
+		if !ok {
+			continue
+		}
+		out = append(out, nft.Rule{
+			Family:  fam,
+			Src:     src,
+			Proto:   nft.ProtoTCP,
+			DPorts:  []nft.PortRange{{Lo: port, Hi: port}},
+			Verdict: nft.Accept,
+			Comment: comment,
+		})
+	}
+	return out
+}
+
+// replies returns the output rules accepting established tcp towards the
+// allowed and management addresses.
+func (f Failsafe) replies() []nft.Rule {
+	all := slices.Concat(f.AllowedIPs, f.MgmtCIDRs)
+	var out []nft.Rule
+	for _, fam := range []nft.Family{nft.FamilyIPv4, nft.FamilyIPv6} {
+		dst, ok := match(all, fam)
+		if !ok {
+			continue
+		}
+		out = append(out, nft.Rule{
+			Family:  fam,
+			CTState: nft.CTEstablished,
+			Dst:     dst,
+			Proto:   nft.ProtoTCP,
+			Verdict: nft.Accept,
+			Comment: CommentFailsafeReply,
+		})
+	}
+	return out
+}
+
+// match returns the address match for the prefixes of family fam: nil when
+// they cover the whole family (no match needed), and ok false when there
+// are none.
+func match(prefixes []netip.Prefix, fam nft.Family) (m *nft.AddrMatch, ok bool) {
+	var ps []netip.Prefix
+	for _, p := range prefixes {
+		if p.Addr().Is4() == (fam == nft.FamilyIPv4) {
+			ps = append(ps, p)
+		}
+	}
+	ps = nft.Normalize(ps)
+	switch {
+	case len(ps) == 0:
+		return nil, false
+	case ps[0].Bits() == 0:
+		return nil, true
+	}
+	return &nft.AddrMatch{Prefixes: ps}, true
+}
