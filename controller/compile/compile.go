@@ -1,0 +1,347 @@
+package compile
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/fwgit/fwgit/controller/model"
+	"github.com/fwgit/fwgit/internal/nft"
+	"github.com/fwgit/fwgit/schema/fwrule"
+)
+
+// Comments of the always-present rules. They come before every user rule and
+// no user rule can override them.
+const (
+	CommentEstablished = "fwgit:established"
+	CommentInvalid     = "fwgit:invalid"
+	CommentLoopback    = "fwgit:loopback"
+	CommentNeighbour   = "fwgit:icmpv6-nd"
+	CommentAgent       = "fwgit:agent"
+	CommentManagement  = "fwgit:management"
+)
+
+// Chain names of the compiled table.
+const (
+	ChainInput  = "input"
+	ChainOutput = "output"
+)
+
+// MaxInline is the largest address group written inline in a rule; larger
+// groups become named interval sets shared by every rule that uses them.
+const MaxInline = 4
+
+// SSHPort is the port the management (anti-lockout) rule opens.
+const SSHPort = 22
+
+const rulePrefix = "rule:"
+
+// RuleComment returns the comment carried by every nftables rule compiled
+// from the Rule with this UUID.
+func RuleComment(uuid string) string { return rulePrefix + uuid }
+
+// RuleUUID returns the UUID named by a comment made by [RuleComment], and
+// false for any other comment (such as the fwgit:… rules).
+func RuleUUID(comment string) (string, bool) {
+	return strings.CutPrefix(comment, rulePrefix)
+}
+
+// LogPrefix returns the log prefix of a rule with log: true. It names the
+// rule's UUID and stays well under the kernel's 127-byte limit.
+func LogPrefix(uuid string) string { return "fwgit " + uuid + " " }
+
+// Empty returns the ruleset of a firewall that filters nothing: no table.
+func Empty() *nft.Ruleset { return &nft.Ruleset{Version: nft.IRVersion, Table: nft.DefaultTable} }
+
+// Firewall compiles the ruleset of one firewall. A disabled firewall gets
+// [Empty]. fw must belong to inv.
+func Firewall(inv *model.Inventory, fw *model.Firewall) *nft.Ruleset {
+	c := newCompiler(inv)
+	return c.firewall(fw)
+}
+
+// All compiles every firewall of inv, keyed by firewall name.
+func All(inv *model.Inventory) map[string]*nft.Ruleset {
+	c := newCompiler(inv)
+	in := make([][]*ruleCode, len(inv.Firewalls))
+	out := make([][]*ruleCode, len(inv.Firewalls))
+	for _, r := range inv.Rules {
+		if !usable(r) {
+			continue
+		}
+		var rc *ruleCode
+		get := func() *ruleCode {
+			if rc == nil {
+				rc = c.code(r)
+			}
+			return rc
+		}
+		for _, f := range c.side(r, r.Parsed.To) {
+			if f.Enabled {
+				in[c.idx[f]] = append(in[c.idx[f]], get())
+			}
+		}
+		for _, f := range c.side(r, r.Parsed.From) {
+			if f.Enabled {
+				out[c.idx[f]] = append(out[c.idx[f]], get())
+			}
+		}
+	}
+	res := make(map[string]*nft.Ruleset, len(inv.Firewalls))
+	for i, f := range inv.Firewalls {
+		res[f.Name] = c.assemble(f, in[i], out[i])
+	}
+	return res
+}
+
+// Update returns the rulesets of next given those of prev (compiled from
+// old): it copies prev and recompiles only the firewalls [model.Diff] names,
+// dropping those that no longer exist. prev is not modified.
+func Update(prev map[string]*nft.Ruleset, old, next *model.Inventory) map[string]*nft.Ruleset {
+	res := make(map[string]*nft.Ruleset, len(next.Firewalls))
+	for k, v := range prev {
+		res[k] = v
+	}
+	c := newCompiler(next)
+	for _, name := range model.Diff(old, next) {
+		delete(res, name)
+		if f := next.FirewallByName(name); f != nil {
+			res[name] = c.firewall(f)
+		}
+	}
+	// Firewalls that disappeared without Diff naming them cannot be served
+	// a stale ruleset either.
+	for k := range res {
+		if next.FirewallByName(k) == nil {
+			delete(res, k)
+		}
+	}
+	return res
+}
+
+// usable reports whether a rule can apply to any firewall at all.
+func usable(r *model.Rule) bool { return r.Enabled && r.Parsed != nil }
+
+// compiler holds the per-rule memo of one compilation. It is not shared
+// between calls, so the package keeps no state.
+type compiler struct {
+	inv   *model.Inventory
+	idx   map[*model.Firewall]int
+	codes map[*model.Rule]*ruleCode
+}
+
+func newCompiler(inv *model.Inventory) *compiler {
+	c := &compiler{
+		inv:   inv,
+		idx:   make(map[*model.Firewall]int, len(inv.Firewalls)),
+		codes: map[*model.Rule]*ruleCode{},
+	}
+	for i, f := range inv.Firewalls {
+		c.idx[f] = i
+	}
+	return c
+}
+
+// side returns the firewalls, disabled ones included, that the targets of
+// one side of r select within r's scope (any, ip and subnet select none).
+func (c *compiler) side(r *model.Rule, targets []fwrule.Target) []*model.Firewall {
+	return c.inv.SideFirewalls(r, targets)
+}
+
+// rulesOf returns the rules compiled into fw's input and output chains.
+func (c *compiler) rulesOf(fw *model.Firewall) (in, out []*ruleCode) {
+	for _, r := range c.inv.RulesFor(fw) {
+		if !usable(r) {
+			continue
+		}
+		onFrom, onTo := c.inv.Applies(r, fw)
+		if onTo {
+			in = append(in, c.code(r))
+		}
+		if onFrom {
+			out = append(out, c.code(r))
+		}
+	}
+	return in, out
+}
+
+func (c *compiler) firewall(fw *model.Firewall) *nft.Ruleset {
+	in, out := c.rulesOf(fw)
+	return c.assemble(fw, in, out)
+}
+
+// assemble builds the ruleset of fw from the compiled rules on each side.
+func (c *compiler) assemble(fw *model.Firewall, in, out []*ruleCode) *nft.Ruleset {
+	if !fw.Enabled {
+		return Empty()
+	}
+	sets := map[string]nft.Set{}
+	addSets := func(ss []nft.Set) {
+		for _, s := range ss {
+			if old, ok := sets[s.Name]; !ok || s.Comment < old.Comment {
+				sets[s.Name] = s
+			}
+		}
+	}
+	input := builtinInput(c.inv.Settings.AgentPort, c.inv.Settings.ControllerAddresses, fw.Management, addSets)
+	output := builtinOutput()
+
+	sortCodes(in, true)
+	for _, rc := range in {
+		input = append(input, rc.in...)
+		addSets(rc.inSets)
+	}
+	sortCodes(out, false)
+	for _, rc := range out {
+		output = append(output, rc.out...)
+		addSets(rc.outSets)
+	}
+	rs := &nft.Ruleset{
+		Version: nft.IRVersion,
+		Table:   nft.DefaultTable,
+		Chains: []nft.Chain{
+			{Name: ChainInput, Hook: nft.HookInput, Priority: 0, Policy: nft.Drop, Rules: input},
+			{Name: ChainOutput, Hook: nft.HookOutput, Priority: 0, Policy: nft.Accept, Rules: output},
+		},
+	}
+	for _, s := range sets {
+		rs.Sets = append(rs.Sets, s)
+	}
+	slices.SortFunc(rs.Sets, func(a, b nft.Set) int { return strings.Compare(a.Name, b.Name) })
+	return rs
+}
+
+// Precedence orders the rules of one chain: higher priority first; at equal
+// priority, inbound ALLOW before BLOCK and outbound BLOCK before ALLOW (the
+// rule that goes against the chain's default wins); then by UUID and name so
+// that the order is stable. It returns a negative number when a goes first.
+func Precedence(a, b *model.Rule, inbound bool) int {
+	return cmp.Or(
+		cmp.Compare(b.Parsed.Priority, a.Parsed.Priority),
+		cmp.Compare(actionRank(a.Parsed.Action, inbound), actionRank(b.Parsed.Action, inbound)),
+		strings.Compare(a.UUID, b.UUID),
+		strings.Compare(a.Name, b.Name),
+	)
+}
+
+func actionRank(a fwrule.Action, inbound bool) int {
+	if (a == fwrule.Allow) == inbound {
+		return 0
+	}
+	return 1
+}
+
+func sortCodes(rcs []*ruleCode, inbound bool) {
+	slices.SortStableFunc(rcs, func(a, b *ruleCode) int { return Precedence(a.r, b.r, inbound) })
+}
+
+// builtinInput returns the always-present rules of the input chain.
+func builtinInput(agentPort int, controllers, management []netip.Prefix, addSets func([]nft.Set)) []nft.Rule {
+	rules := []nft.Rule{
+		{CTState: nft.CTEstablished | nft.CTRelated, Verdict: nft.Accept, Comment: CommentEstablished},
+		{CTState: nft.CTInvalid, Verdict: nft.Drop, Comment: CommentInvalid},
+		{IIF: "lo", Verdict: nft.Accept, Comment: CommentLoopback},
+		neighbourDiscovery(),
+	}
+	if agentPort > 0 && agentPort < 65536 {
+		rules = append(rules, portFrom(controllers, uint16(agentPort), CommentAgent, "controller addresses", addSets)...)
+	}
+	rules = append(rules, portFrom(management, SSHPort, CommentManagement, "management addresses", addSets)...)
+	return rules
+}
+
+// builtinOutput returns the always-present rules of the output chain.
+func builtinOutput() []nft.Rule {
+	return []nft.Rule{
+		{CTState: nft.CTEstablished | nft.CTRelated, Verdict: nft.Accept, Comment: CommentEstablished},
+		{CTState: nft.CTInvalid, Verdict: nft.Drop, Comment: CommentInvalid},
+		{OIF: "lo", Verdict: nft.Accept, Comment: CommentLoopback},
+		neighbourDiscovery(),
+	}
+}
+
+// neighbourDiscovery admits ICMPv6 router and neighbour solicitations and
+// advertisements (types 133–136), without which IPv6 stops working. ICMPv6
+// errors (types 1–4) need no rule: conntrack marks those that belong to a
+// known flow as related, and the established,related rule admits them.
+func neighbourDiscovery() nft.Rule {
+	return nft.Rule{
+		Family: nft.FamilyIPv6, Proto: nft.ProtoICMPv6,
+		ICMP:    []nft.ICMPMatch{{Type: 133}, {Type: 134}, {Type: 135}, {Type: 136}},
+		Verdict: nft.Accept, Comment: CommentNeighbour,
+	}
+}
+
+// portFrom admits tcp to port from the given prefixes, one rule per family.
+func portFrom(prefixes []netip.Prefix, port uint16, comment, what string, addSets func([]nft.Set)) []nft.Rule {
+	v4, v6 := splitFamilies(prefixes)
+	var rules []nft.Rule
+	for _, fam := range []struct {
+		f  nft.Family
+		ps group
+	}{{nft.FamilyIPv4, v4}, {nft.FamilyIPv6, v6}} {
+		if len(fam.ps.prefixes) == 0 {
+			continue
+		}
+		m, set := addrMatch(fam.f, fam.ps, what)
+		if set != nil {
+			addSets([]nft.Set{*set})
+		}
+		rules = append(rules, nft.Rule{
+			Family: fam.f, Src: m, Proto: nft.ProtoTCP,
+			DPorts: []nft.PortRange{{Lo: port, Hi: port}}, Verdict: nft.Accept, Comment: comment,
+		})
+	}
+	return rules
+}
+
+// group is an address group of one family: its normalised prefixes and
+// how many distinct members (addresses or CIDRs) it was made of.
+type group struct {
+	prefixes []netip.Prefix
+	members  int
+}
+
+// splitFamilies normalises prefixes and returns the IPv4 and IPv6 groups.
+// An IPv4-mapped IPv6 address stays IPv6, as nftables sees it.
+func splitFamilies(ps []netip.Prefix) (v4, v6 group) {
+	var p4, p6 []netip.Prefix
+	for _, p := range ps {
+		if !p.IsValid() {
+			continue
+		}
+		if p.Addr().Is4() {
+			p4 = append(p4, p.Masked())
+		} else {
+			p6 = append(p6, p.Masked())
+		}
+	}
+	count := func(ps []netip.Prefix) int {
+		slices.SortFunc(ps, func(a, b netip.Prefix) int {
+			return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+		})
+		return len(slices.Compact(ps))
+	}
+	v4 = group{prefixes: nft.Normalize(p4)}
+	v6 = group{prefixes: nft.Normalize(p6)}
+	v4.members, v6.members = count(p4), count(p6)
+	return v4, v6
+}
+
+// addrMatch matches the address group g of family f: inline when it has at
+// most [MaxInline] members, otherwise through a content-named set, which it
+// returns. Counting members rather than merged prefixes keeps a tag's hosts
+// in a set even when their addresses happen to be adjacent.
+func addrMatch(f nft.Family, g group, what string) (*nft.AddrMatch, *nft.Set) {
+	ps := g.prefixes
+	if g.members <= MaxInline {
+		return &nft.AddrMatch{Prefixes: ps}, nil
+	}
+	t := nft.SetIPv4
+	if f == nft.FamilyIPv6 {
+		t = nft.SetIPv6
+	}
+	name := nft.SetName(t, ps)
+	return &nft.AddrMatch{Set: name}, &nft.Set{Name: name, Type: t, Elements: ps, Comment: what}
+}
