@@ -154,6 +154,9 @@ func NormalizeFingerprint(s string) (string, error) {
 // host and an optional port (1–65535), without credentials, query or
 // fragment. Error messages never repeat the URL, which could hold a secret.
 func ValidateAgentURL(s string) error {
+	if !strings.HasPrefix(s, "https:") {
+		return errors.New("agent URL must start with https://")
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return errors.New("agent URL does not parse")
