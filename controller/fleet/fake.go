@@ -215,6 +215,7 @@ type FakeClient struct {
 type fakeEntry struct {
 	agent       *FakeAgent
 	down        bool
+	confirmDown bool
 	fingerprint string
 	calls       map[string]int
 }
@@ -248,6 +249,14 @@ func (c *FakeClient) SetDown(name string, down bool) {
 	c.entry(name).down = down
 }
 
+// SetConfirmDown makes new connections for confirms fail while other
+// calls still work: what a ruleset that locks the controller out looks like.
+func (c *FakeClient) SetConfirmDown(name string, down bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entry(name).confirmDown = down
+}
+
 // SetFingerprint sets the fingerprint of the certificate the agent
 // presents; a target pinning another one fails with [*FingerprintError].
 func (c *FakeClient) SetFingerprint(name, fp string) {
@@ -278,7 +287,7 @@ func (c *FakeClient) reach(ctx context.Context, t Target, op string) (*FakeAgent
 	defer c.mu.Unlock()
 	e := c.entry(t.Name)
 	e.calls[op]++
-	if e.down {
+	if e.down || (op == "confirm" && e.confirmDown) {
 		return nil, fmt.Errorf("%w: %s %s: connection refused", ErrUnreachable, op, t.Name)
 	}
 	if t.Fingerprint != "" && e.fingerprint != "" && t.Fingerprint != e.fingerprint {

@@ -43,6 +43,7 @@ const (
 	ReasonAgentError       = "AgentError"
 	ReasonConnectionFailed = "ConnectionFailed"
 	ReasonNoTrust          = "NoTrustAnchor"
+	ReasonFingerprint      = "FingerprintMismatch"
 	ReasonNoCredentials    = "NoCredentials"
 	ReasonNoAgent          = "NoAgent"
 	ReasonPullMode         = "PullMode"
