@@ -137,7 +137,8 @@ func TestFirewallConverges(t *testing.T) {
 	}
 
 	// A reconciler with a fresh memory but the same store does not re-push.
-	h2 := *h.r
+	h2 := &Firewall{Desired: h.r.Desired, Target: h.r.Target, Fleet: h.fleet, Store: h.store,
+		ConfirmTimeout: h.r.ConfirmTimeout, DriftMode: h.r.DriftMode, Clock: h.clk, Log: h.r.Log}
 	if _, err := h2.Reconcile(ctx, "web-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -217,8 +218,10 @@ func TestFirewallFailures(t *testing.T) {
 			},
 		},
 		{
-			name:  "invalid newest revision",
-			setup: func(h *harness, d *Desired) { d.Stall = &Stall{Revision: "main@sha1:bad", Message: "rules/a.yaml:3:5: unknown tag"} },
+			name: "invalid newest revision",
+			setup: func(h *harness, d *Desired) {
+				d.Stall = &Stall{Revision: "main@sha1:bad", Message: "rules/a.yaml:3:5: unknown tag"}
+			},
 			wantConds: []condView{{status.Ready, false, status.ReasonInvalidRevision},
 				{status.InSync, true, status.ReasonUpToDate}, {status.Stalled, true, status.ReasonInvalidRevision}},
 			check: func(t *testing.T, h *harness) {
@@ -228,8 +231,8 @@ func TestFirewallFailures(t *testing.T) {
 			},
 		},
 		{
-			name:  "no agent",
-			setup: func(h *harness, d *Desired) { d.Agent = nil },
+			name:      "no agent",
+			setup:     func(h *harness, d *Desired) { d.Agent = nil },
 			wantConds: []condView{{status.Ready, false, status.ReasonNoAgent}},
 		},
 	}
