@@ -163,6 +163,7 @@ func (d *docDecoder) checkRule(o *Object, s *v1.RuleSpec) {
 	if err == nil {
 		r.Log = s.Log
 		o.ParsedRule = r
+		o.ruleTextPos = d.ruleOffsetPos()
 		return
 	}
 	var fe *fwrule.Error

@@ -48,6 +48,14 @@ func (d *docDecoder) errorf(pos diag.Pos, code, format string, args ...any) {
 	d.diags.Errorf(pos, code, format, args...)
 }
 
+// exhaust reports, once per document, that the budget ran out at n.
+func (d *docDecoder) exhaust(n *yaml.Node) {
+	if !d.exhausted {
+		d.exhausted = true
+		d.errorf(d.pos(n), v1.CodeTooComplex, "aliases and merge keys expand this document beyond what the loader accepts")
+	}
+}
+
 // resolve follows aliases and charges the budget.
 func (d *docDecoder) resolve(n *yaml.Node) *yaml.Node {
 	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
@@ -75,6 +83,11 @@ type pair struct {
 // the keys brought in by merge keys that it does not define itself.
 // Duplicate and non-scalar keys are reported.
 func (d *docDecoder) pairs(m *yaml.Node, depth int) []pair {
+	d.budget -= len(m.Content) / 2
+	if d.budget <= 0 {
+		d.exhaust(m)
+		return nil
+	}
 	out := make([]pair, 0, len(m.Content)/2)
 	seen := make(map[string]*yaml.Node, len(m.Content)/2)
 	var merges []*yaml.Node
@@ -348,56 +361,51 @@ func (d *docDecoder) decodeStruct(path string, m *yaml.Node, ps []pair, v reflec
 }
 
 // decodeValue decodes the node n (aliases resolved) into v and records the
-// position of path.
-func (d *docDecoder) decodeValue(path string, n *yaml.Node, v reflect.Value) {
+// position of path. It reports whether n had the expected shape; v is left
+// alone when it did not.
+func (d *docDecoder) decodeValue(path string, n *yaml.Node, v reflect.Value) bool {
 	if d.budget <= 0 {
-		if !d.exhausted {
-			d.exhausted = true
-			d.errorf(d.pos(n), v1.CodeTooComplex, "aliases expand this document beyond what the loader accepts")
-		}
-		return
+		d.exhaust(n)
+		return false
 	}
 	d.obj.Fields[path] = d.pos(n)
-	if isNull(n) {
-		return
-	}
 	t := v.Type()
 	if t == tagValueType {
-		d.tagValue(path, n, v)
-		return
+		return d.tagValue(path, n, v)
+	}
+	if isNull(n) {
+		return true
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		e := reflect.New(t.Elem())
-		d.decodeValue(path, n, e.Elem())
+		if !d.decodeValue(path, n, e.Elem()) {
+			return false
+		}
 		v.Set(e)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
-			d.wrongType(path, n, t)
-			return
+			return d.wrongType(path, n, t)
 		}
 		v.SetString(n.Value)
 	case reflect.Bool:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-			d.wrongType(path, n, t)
-			return
+			return d.wrongType(path, n, t)
 		}
 		v.SetBool(strings.EqualFold(n.Value, "true"))
 	case reflect.Int:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-			d.wrongType(path, n, t)
-			return
+			return d.wrongType(path, n, t)
 		}
 		i, err := parseInt(n.Value)
 		if err != nil || int64(int(i)) != i {
 			d.errorf(d.pos(n), v1.CodeWrongType, "%s: integer %s is out of range", path, n.Value)
-			return
+			return false
 		}
 		v.SetInt(i)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			d.wrongType(path, n, t)
-			return
+			return d.wrongType(path, n, t)
 		}
 		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
 		for i, item := range n.Content {
@@ -410,8 +418,7 @@ func (d *docDecoder) decodeValue(path string, n *yaml.Node, v reflect.Value) {
 		v.Set(s)
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			d.wrongType(path, n, t)
-			return
+			return d.wrongType(path, n, t)
 		}
 		ps := d.pairs(n, 0)
 		m := reflect.MakeMapWithSize(t, len(ps))
@@ -427,17 +434,18 @@ func (d *docDecoder) decodeValue(path string, n *yaml.Node, v reflect.Value) {
 					d.errorf(d.pos(p.kn), v1.CodeInvalidTagName, "%s: %v", path, err)
 				}
 			}
-			d.decodeValue(kp, vn, e)
-			m.SetMapIndex(reflect.ValueOf(p.key), e)
+			if d.decodeValue(kp, vn, e) {
+				m.SetMapIndex(reflect.ValueOf(p.key), e)
+			}
 		}
 		v.Set(m)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			d.wrongType(path, n, t)
-			return
+			return d.wrongType(path, n, t)
 		}
 		d.decodeStruct(path, n, d.pairs(n, 0), v)
 	}
+	return true
 }
 
 // parseInt reads a YAML 1.2 integer: decimal with an optional sign, or
@@ -477,31 +485,36 @@ func parseInt(s string) (int64, error) {
 }
 
 // tagValue decodes a tag value: a string, an integer or a boolean.
-func (d *docDecoder) tagValue(path string, n *yaml.Node, v reflect.Value) {
+func (d *docDecoder) tagValue(path string, n *yaml.Node, v reflect.Value) bool {
 	if n.Kind != yaml.ScalarNode {
 		d.errorf(d.pos(n), v1.CodeInvalidTagValue, "%s: a tag value must be a string, number or boolean, got %s", path, describeNode(n))
-		return
+		return false
 	}
 	tv := v1.TagValue{Text: n.Value, Kind: v1.TagString}
 	switch n.Tag {
+	case "!!null":
+		d.errorf(d.pos(n), v1.CodeInvalidTagValue, "%s: a tag value must be a string, number or boolean, got null (write true, or \"\" for an empty string)", path)
+		return false
 	case "!!bool":
 		tv = v1.TagValue{Text: strconv.FormatBool(strings.EqualFold(n.Value, "true")), Kind: v1.TagBool}
 	case "!!int":
 		i, err := parseInt(n.Value)
 		if err != nil {
 			d.errorf(d.pos(n), v1.CodeInvalidTagValue, "%s: integer %s is out of range; quote it to use it as text", path, n.Value)
-			return
+			return false
 		}
 		tv = v1.TagValue{Text: strconv.FormatInt(i, 10), Kind: v1.TagNumber}
 	case "!!float":
 		d.errorf(d.pos(n), v1.CodeInvalidTagValue, "%s: tag value %s is a number that is not an integer; quote it (%q) so that it matches as written", path, n.Value, n.Value)
-		return
+		return false
 	}
 	v.Set(reflect.ValueOf(tv))
+	return true
 }
 
-func (d *docDecoder) wrongType(path string, n *yaml.Node, t reflect.Type) {
+func (d *docDecoder) wrongType(path string, n *yaml.Node, t reflect.Type) bool {
 	d.errorf(d.pos(n), v1.CodeWrongType, "%s: expected %s, got %s", path, describeType(t), describeNode(n))
+	return false
 }
 
 // describeType names the YAML shape a Go type expects.

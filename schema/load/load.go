@@ -230,11 +230,14 @@ func decodeNode(dec *yaml.Decoder, doc *yaml.Node) (err error) {
 }
 
 // syntaxPos turns the "yaml: line N: …" of a parser error into a position.
-// The parser reports lines only; the column is that of the first character
-// of the line's content.
+// The YAML parser reports lines only, and for its parser (as opposed to
+// scanner) errors the number it prints is 0-based; errors at the end of the
+// input point past the last line. The column is that of the first character
+// of the line's content. An unknown alias is located by searching for it.
 func syntaxPos(f *srcFile, c chunk, err error) diag.Pos {
+	msg := err.Error()
 	line := 0
-	if _, rest, ok := strings.Cut(err.Error(), "line "); ok {
+	if _, rest, ok := strings.Cut(msg, "line "); ok {
 		for _, ch := range rest {
 			if ch < '0' || ch > '9' {
 				break
@@ -244,20 +247,58 @@ func syntaxPos(f *srcFile, c chunk, err error) diag.Pos {
 				break
 			}
 		}
+		if isParserError(msg) {
+			line++
+		}
 	}
-	if line < 1 {
-		line = 1
+	if name, ok := unknownAnchor(msg); ok {
+		if i := bytes.Index(c.data, []byte("*"+name)); i >= 0 {
+			return f.posAt(f.lineStarts[c.line] + i)
+		}
 	}
-	line += c.line
-	if line > len(f.lineStarts) {
-		line = len(f.lineStarts)
+	// Stay inside the chunk, on a line with content.
+	first := c.line + 1
+	last := c.line + bytes.Count(c.data, []byte("\n"))
+	if len(c.data) > 0 && c.data[len(c.data)-1] != '\n' {
+		last++
+	}
+	line = min(max(line+c.line, first), max(last, first), len(f.lineStarts))
+	for line > first && blankLine(f, line) {
+		line--
 	}
 	off := f.lineStarts[line-1]
 	for off < len(f.data) && (f.data[off] == ' ' || f.data[off] == '\t') {
 		off++
 	}
-	col := off - f.lineStarts[line-1] + 1
-	return diag.Pos{File: f.name, Line: line, Col: col}
+	return diag.Pos{File: f.name, Line: line, Col: off - f.lineStarts[line-1] + 1}
+}
+
+// isParserError tells the YAML parser's errors, which it numbers from 0,
+// from its scanner's, which it numbers from 1.
+func isParserError(msg string) bool {
+	for _, p := range []string{"did not find expected", "found duplicate %", "found incompatible YAML", "found undefined tag handle"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func unknownAnchor(msg string) (string, bool) {
+	_, rest, ok := strings.Cut(msg, "unknown anchor '")
+	if !ok {
+		return "", false
+	}
+	name, _, ok := strings.Cut(rest, "' referenced")
+	return name, ok && name != ""
+}
+
+func blankLine(f *srcFile, line int) bool {
+	end := len(f.data)
+	if line < len(f.lineStarts) {
+		end = f.lineStarts[line]
+	}
+	return len(bytes.TrimSpace(f.data[f.lineStarts[line-1]:end])) == 0
 }
 
 // syntaxMsg strips the "yaml: line N: " prefix, which the position repeats.

@@ -37,6 +37,10 @@ type Object struct {
 	// its decoded values may then be partial or hold what failed the
 	// checks, as written.
 	Invalid bool
+
+	// ruleTextPos maps offsets of a valid rule text to file positions; see
+	// [Object.RulePos].
+	ruleTextPos func(off int) (diag.Pos, bool)
 }
 
 // PosOf returns the position of the field at path, falling back to the
