@@ -1,115 +1,20 @@
 package dataplane
 
 import (
-	"encoding/binary"
-	"fmt"
 	"net/netip"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/fwgit/fwgit/internal/nft"
+	"github.com/fwgit/fwgit/agent/dataplane/dataplanetest"
 )
 
-// sampleRuleset returns a realistic ruleset that uses every match the IR
-// has: the always-present rules, named sets of both families, inline
-// prefixes, port lists and ranges, ICMP with and without codes, interface
-// names (exact and wildcard), logging and comments.
-func sampleRuleset() *nft.Ruleset {
-	code := uint8(4)
-	web4 := nft.Normalize([]netip.Prefix{
-		netip.MustParsePrefix("198.18.0.0/24"),
-		netip.MustParsePrefix("198.18.7.1/32"),
-		netip.MustParsePrefix("203.0.113.0/25"),
-	})
-	web6 := nft.Normalize([]netip.Prefix{
-		netip.MustParsePrefix("fd00:1::/64"),
-		netip.MustParsePrefix("fd00:2::5/128"),
-	})
-	s4 := nft.SetName(nft.SetIPv4, web4)
-	s6 := nft.SetName(nft.SetIPv6, web6)
-	rs := &nft.Ruleset{
-		Version: nft.IRVersion,
-		Table:   nft.DefaultTable,
-		Sets: []nft.Set{
-			{Name: s4, Type: nft.SetIPv4, Elements: web4, Comment: "tag role=web"},
-			{Name: s6, Type: nft.SetIPv6, Elements: web6},
-		},
-		Chains: []nft.Chain{
-			{Name: "input", Hook: nft.HookInput, Priority: 0, Policy: nft.Drop, Rules: []nft.Rule{
-				{CTState: nft.CTEstablished | nft.CTRelated, Verdict: nft.Accept, Comment: "fwgit:established"},
-				{CTState: nft.CTInvalid, Verdict: nft.Drop, Comment: "fwgit:invalid"},
-				{IIF: "lo", Verdict: nft.Accept, Comment: "fwgit:loopback"},
-				{Family: nft.FamilyIPv6, Proto: nft.ProtoICMPv6, ICMP: []nft.ICMPMatch{{Type: 133}, {Type: 134}, {Type: 135}, {Type: 136}}, Verdict: nft.Accept, Comment: "fwgit:nd"},
-				{Family: nft.FamilyIPv4, Src: &nft.AddrMatch{Prefixes: []netip.Prefix{netip.MustParsePrefix("198.18.0.10/32")}}, Proto: nft.ProtoTCP, DPorts: []nft.PortRange{{Lo: 33033, Hi: 33033}}, Verdict: nft.Accept, Comment: "fwgit:controller"},
-				{Family: nft.FamilyIPv4, Src: &nft.AddrMatch{Prefixes: []netip.Prefix{netip.MustParsePrefix("198.18.128.0/17"), netip.MustParsePrefix("203.0.113.128/26")}}, Proto: nft.ProtoTCP, DPorts: []nft.PortRange{{Lo: 22, Hi: 22}}, Verdict: nft.Accept, Comment: "fwgit:management"},
-				{Family: nft.FamilyIPv4, Src: &nft.AddrMatch{Set: s4}, Proto: nft.ProtoTCP, DPorts: []nft.PortRange{{Lo: 80, Hi: 80}, {Lo: 443, Hi: 443}, {Lo: 8000, Hi: 8099}}, Verdict: nft.Accept, Comment: "rule:7f0c2a6e-0000-4000-8000-000000000001"},
-				{Family: nft.FamilyIPv6, Src: &nft.AddrMatch{Set: s6}, Proto: nft.ProtoTCP, DPorts: []nft.PortRange{{Lo: 5432, Hi: 5432}}, Log: "fwgit rule 2 ", Verdict: nft.Accept, Comment: "rule:7f0c2a6e-0000-4000-8000-000000000002"},
-				{Family: nft.FamilyIPv4, Dst: &nft.AddrMatch{Prefixes: []netip.Prefix{netip.MustParsePrefix("198.18.0.0/15")}}, Proto: nft.ProtoUDP, DPorts: []nft.PortRange{{Lo: 1000, Hi: 2000}}, Verdict: nft.Accept},
-				{Family: nft.FamilyIPv4, Proto: nft.ProtoICMP, ICMP: []nft.ICMPMatch{{Type: 3, Code: &code}}, Verdict: nft.Accept},
-				{Family: nft.FamilyIPv4, Proto: nft.ProtoICMP, ICMP: []nft.ICMPMatch{{Type: 0}, {Type: 8}}, Verdict: nft.Accept},
-				{IIF: "veth*", Proto: nft.ProtoESP, Verdict: nft.Accept},
-				{Family: nft.FamilyIPv6, Src: &nft.AddrMatch{Prefixes: []netip.Prefix{netip.MustParsePrefix("fd00:9::/48"), netip.MustParsePrefix("fd00:a::1/128")}}, Dst: &nft.AddrMatch{Prefixes: []netip.Prefix{netip.MustParsePrefix("fd00:b::/56")}}, Proto: nft.ProtoUDP, DPorts: []nft.PortRange{{Lo: 53, Hi: 53}, {Lo: 60000, Hi: 65535}}, Verdict: nft.Accept},
-				{Proto: nft.ProtoAH, Log: "ah seen", Comment: "log only"},
-				{CTState: nft.CTNew, Proto: nft.ProtoTCP, DPorts: []nft.PortRange{{Lo: 1, Hi: 1023}}, Log: "drop low", Verdict: nft.Drop},
-			}},
-			{Name: "output", Hook: nft.HookOutput, Priority: 10, Policy: nft.Accept, Rules: []nft.Rule{
-				{OIF: "eth0", Family: nft.FamilyIPv4, Dst: &nft.AddrMatch{Prefixes: []netip.Prefix{netip.MustParsePrefix("198.19.0.0/16")}}, Proto: nft.ProtoTCP, DPorts: []nft.PortRange{{Lo: 25, Hi: 25}}, Verdict: nft.Drop},
-			}},
-			{Name: "forward", Hook: nft.HookForward, Priority: -5, Policy: nft.Drop},
-		},
-	}
-	return rs
-}
-
-// manyRules returns a ruleset of n rules, each one source address and one
-// port: the one-rule-per-entry shape that costs the kernel the most.
-func manyRules(n int) *nft.Ruleset {
-	rules := make([]nft.Rule, 0, n+1)
-	rules = append(rules, nft.Rule{IIF: "lo", Verdict: nft.Accept})
-	for i := range n {
-		a := netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
-		rules = append(rules, nft.Rule{
-			Family:  nft.FamilyIPv4,
-			Src:     &nft.AddrMatch{Prefixes: []netip.Prefix{netip.PrefixFrom(a, 32)}},
-			Proto:   nft.ProtoTCP,
-			DPorts:  []nft.PortRange{{Lo: uint16(1024 + i%50000), Hi: uint16(1024 + i%50000)}},
-			Verdict: nft.Accept,
-			Comment: fmt.Sprintf("rule:%d", i),
-		})
-	}
-	return &nft.Ruleset{Version: nft.IRVersion, Table: nft.DefaultTable, Chains: []nft.Chain{
-		{Name: "input", Hook: nft.HookInput, Policy: nft.Drop, Rules: rules},
-	}}
-}
-
-// manyCIDRs returns a ruleset with n disjoint, non-adjacent IPv4 /30s and
-// n/4 IPv6 /64s in two named sets, matched by two rules.
-func manyCIDRs(n int) *nft.Ruleset {
-	v4 := make([]netip.Prefix, 0, n)
-	for i := range n {
-		// every other /30 of 10.0.0.0/8 so no two merge
-		x := uint32(10)<<24 | uint32(i)<<3
-		v4 = append(v4, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)}), 30))
-	}
-	v6 := make([]netip.Prefix, 0, n/4)
-	for i := range n / 4 {
-		var b [16]byte
-		b[0] = 0xfd
-		binary.BigEndian.PutUint32(b[4:8], uint32(i)*2) // every other /64
-		v6 = append(v6, netip.PrefixFrom(netip.AddrFrom16(b), 64))
-	}
-	v4 = nft.Normalize(v4)
-	v6 = nft.Normalize(v6)
-	s4, s6 := nft.SetName(nft.SetIPv4, v4), nft.SetName(nft.SetIPv6, v6)
-	return &nft.Ruleset{Version: nft.IRVersion, Table: nft.DefaultTable,
-		Sets: []nft.Set{{Name: s4, Type: nft.SetIPv4, Elements: v4}, {Name: s6, Type: nft.SetIPv6, Elements: v6}},
-		Chains: []nft.Chain{{Name: "input", Hook: nft.HookInput, Policy: nft.Drop, Rules: []nft.Rule{
-			{IIF: "lo", Verdict: nft.Accept},
-			{Family: nft.FamilyIPv4, Src: &nft.AddrMatch{Set: s4}, Verdict: nft.Accept},
-			{Family: nft.FamilyIPv6, Src: &nft.AddrMatch{Set: s6}, Verdict: nft.Accept},
-		}}},
-	}
-}
+// Short names for the test rulesets.
+var (
+	sampleRuleset   = dataplanetest.Sample
+	manyRules       = dataplanetest.ManyRules
+	manyCIDRs       = dataplanetest.ManyCIDRs
+	realisticPolicy = dataplanetest.Realistic
+)
 
 // cmpIR compares IR values, whose prefixes have unexported fields.
 var cmpIR = cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })
