@@ -5,8 +5,16 @@
 // so that the compiler, the agent's netlink encoder, the reference evaluator
 // and the canonical text rendering all agree on what a rule means.
 //
-// The package provides the canonical [Ruleset.Render] in `nft -f` syntax, the
-// [Ruleset.Digest] over it, structural validation ([Ruleset.Validate]), a
-// reference evaluator ([Ruleset.Eval]) and CIDR normalisation. It is pure: no
-// I/O, no clock, no logging, and it does not import google/nftables.
+// The package provides the canonical [Ruleset.Render] in `nft -f` syntax
+// (and [Ruleset.RenderReplace] for an atomic table swap), the
+// [Ruleset.Digest] over it, structural validation ([Ruleset.Validate]) that
+// the agent runs before it touches the kernel, strict decoding of the JSON
+// form ([Decode]), a reference evaluator with nftables semantics
+// ([Ruleset.Eval]), CIDR and port normalisation ([Normalize],
+// [NormalizePorts]), interval boundaries for the kernel ([Intervals]) and
+// content-derived set names ([SetName]).
+//
+// It is pure: no I/O, no clock, no logging, and it does not import
+// google/nftables. Its tests use the nft command, when present, as the
+// oracle for the rendered text.
 package nft
