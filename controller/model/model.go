@@ -24,7 +24,33 @@ type Inventory struct {
 
 	fwByName, fwByUUID map[string]*Firewall
 	ruleByUUID         map[string]*Rule
+
+	// byTag, byTagValue and byOwner index the firewalls (sorted by name)
+	// by tag name, by tag name and value as text, and by owner ("" for
+	// ownerless firewalls). ownerTag and ownerTagValue are the same per
+	// owner, so an owned rule's selectors cost only their output.
+	byTag         map[string][]*Firewall
+	byTagValue    map[tagValue][]*Firewall
+	byOwner       map[string][]*Firewall
+	ownerTag      map[ownerTag][]*Firewall
+	ownerTagValue map[ownerTagValue][]*Firewall
+
+	// sides caches, for every rule of Rules, the firewalls its FROM and TO
+	// sides select; fwRules lists, for every firewall, the rules that
+	// select it on either side (whatever the enabled flags), by name.
+	sides   map[*Rule]*ruleSides
+	fwRules [][]*Rule
 }
+
+type tagValue struct{ name, value string }
+
+type ownerTag struct{ owner, name string }
+
+type ownerTagValue struct{ owner, name, value string }
+
+// ruleSides holds the firewalls a rule's FROM and TO sides select, each
+// sorted by name and free of duplicates.
+type ruleSides struct{ from, to []*Firewall }
 
 // Firewall is a resolved Firewall manifest.
 type Firewall struct {
@@ -44,6 +70,9 @@ type Firewall struct {
 	Management []netip.Prefix
 	// Pos is the position of the document; File its file.
 	Pos diag.Pos
+
+	// idx is the firewall's index in Inventory.Firewalls.
+	idx int
 }
 
 // Rule is a resolved Rule manifest with its parsed text.
@@ -87,7 +116,13 @@ type TestCase struct {
 
 // Settings are the repository-wide settings with defaults applied.
 type Settings struct {
+	// ControllerAddresses are the controller's source CIDRs, normalised.
 	ControllerAddresses []netip.Prefix
-	AgentPort           int
-	Management          []netip.Prefix
+	// AgentPort is spec.agentPort, or [v1.DefaultAgentPort].
+	AgentPort int
+	// Management are the SSH CIDRs every firewall keeps, normalised.
+	Management []netip.Prefix
+	// Pos is the position of the Settings document; zero when the
+	// repository has none.
+	Pos diag.Pos
 }
