@@ -387,7 +387,7 @@ spec:
 			},
 		},
 		{
-			name: "alias expansion is bounded",
+			name:  "alias expansion is bounded",
 			files: map[string]string{"b.yaml": billionLaughs()},
 			want:  []string{"b.yaml:4:1 error unknown-field", "b.yaml:5:7 error yaml-too-complex"},
 		},
