@@ -26,10 +26,10 @@ type ruleObject struct {
 // parsed is the optional "parsed" object of §2.4, keys in order.
 type parsed struct {
 	Action   string              `json:"action,omitempty"`
-	FromTags map[string]tagsSide `json:"fromtags,omitempty"`
+	FromTags map[string]tagsSide `json:"fromtags,omitzero"`
 	Ports    []any               `json:"ports,omitempty"`
 	Protocol string              `json:"protocol,omitempty"`
-	ToTags   map[string]tagsSide `json:"totags,omitempty"`
+	ToTags   map[string]tagsSide `json:"totags,omitzero"`
 }
 
 type tagsSide struct {
