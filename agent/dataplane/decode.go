@@ -311,7 +311,9 @@ func (d *decoder) rule(kr *kRule) (nft.Rule, error) {
 	// Log.
 	if l, ok := c.peek().(*expr.Log); ok {
 		c.i++
-		if l.Key != 1<<unix.NFTA_LOG_PREFIX || len(l.Data) == 0 {
+		// The kernel lists the default level (warn) it filled in.
+		if l.Key&^(1<<unix.NFTA_LOG_LEVEL|1<<unix.NFTA_LOG_FLAGS) != 1<<unix.NFTA_LOG_PREFIX || len(l.Data) == 0 ||
+			l.Key&(1<<unix.NFTA_LOG_LEVEL) != 0 && l.Level != expr.LogLevelWarning || l.Flags != 0 {
 			return r, bad("log statement")
 		}
 		r.Log = string(l.Data)

@@ -482,7 +482,9 @@ func TestDecodeForeign(t *testing.T) {
 		{"ct status", kRule{exprs: []expr.Any{&expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
 			&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: []byte{1, 0, 0, 0}, Xor: make([]byte, 4)},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg1, Data: make([]byte, 4)}, exprAccept}}},
-		{"log with level", kRule{exprs: []expr.Any{&expr.Log{Key: 1<<unix.NFTA_LOG_PREFIX | 1<<unix.NFTA_LOG_LEVEL, Data: []byte("x")}, exprAccept}}},
+		{"log with level", kRule{exprs: []expr.Any{&expr.Log{Key: 1<<unix.NFTA_LOG_PREFIX | 1<<unix.NFTA_LOG_LEVEL, Level: expr.LogLevelInfo, Data: []byte("x")}, exprAccept}}},
+		{"log with flags", kRule{exprs: []expr.Any{&expr.Log{Key: 1<<unix.NFTA_LOG_PREFIX | 1<<unix.NFTA_LOG_FLAGS, Flags: expr.LogFlagsUID, Data: []byte("x")}, exprAccept}}},
+		{"log group", kRule{exprs: []expr.Any{&expr.Log{Key: 1<<unix.NFTA_LOG_PREFIX | 1<<unix.NFTA_LOG_GROUP, Data: []byte("x")}, exprAccept}}},
 		{"out of order", kRule{exprs: []expr.Any{exprL4Proto, cmpEq(6), exprNFProto, exprIsIPv4, exprAccept}}},
 		{"empty comment", kRule{exprs: []expr.Any{exprAccept}, comment: new(string)}},
 	}
