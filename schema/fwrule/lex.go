@@ -59,22 +59,61 @@ var termNames = [numTerms]string{
 	"PORT", "PORTS", "-", ",", "TYPE", "CODE",
 }
 
-// keywords maps each keyword's two spellings (all upper, all lower case) to
-// its terminal. Keywords end at a word boundary, so a keyword matches only
-// when the whole run of word characters equals it.
-var keywords = map[string]term{}
-
-func init() {
-	for t, name := range map[term]string{
-		tFROM: "FROM", tTO: "TO", tIP: "IP", tSUBNET: "SUBNET", tANY: "ANY", tALL: "ALL",
-		tTAG: "TAG", tVM: "VM", tVMS: "VMS", tOR: "OR", tAND: "AND", tBLOCK: "BLOCK",
-		tALLOW: "ALLOW", tPORT: "PORT", tPORTS: "PORTS", tTCP: "TCP", tUDP: "UDP",
-		tICMP: "ICMP", tICMP6: "ICMP6", tAH: "AH", tESP: "ESP", tTYPE: "TYPE",
-		tCODE: "CODE", tPRIORITY: "PRIORITY",
-	} {
-		keywords[name] = t
-		keywords[strings.ToLower(name)] = t
+// keyword returns the terminal of a keyword in one of its two spellings
+// (all upper, all lower case). Keywords end at a word boundary, so a keyword
+// matches only when the whole run of word characters equals it.
+func keyword(w string) (term, bool) {
+	switch w {
+	case "FROM", "from":
+		return tFROM, true
+	case "TO", "to":
+		return tTO, true
+	case "IP", "ip":
+		return tIP, true
+	case "SUBNET", "subnet":
+		return tSUBNET, true
+	case "ANY", "any":
+		return tANY, true
+	case "ALL", "all":
+		return tALL, true
+	case "TAG", "tag":
+		return tTAG, true
+	case "VM", "vm":
+		return tVM, true
+	case "VMS", "vms":
+		return tVMS, true
+	case "OR", "or":
+		return tOR, true
+	case "AND", "and":
+		return tAND, true
+	case "BLOCK", "block":
+		return tBLOCK, true
+	case "ALLOW", "allow":
+		return tALLOW, true
+	case "PORT", "port":
+		return tPORT, true
+	case "PORTS", "ports":
+		return tPORTS, true
+	case "TCP", "tcp":
+		return tTCP, true
+	case "UDP", "udp":
+		return tUDP, true
+	case "ICMP", "icmp":
+		return tICMP, true
+	case "ICMP6", "icmp6":
+		return tICMP6, true
+	case "AH", "ah":
+		return tAH, true
+	case "ESP", "esp":
+		return tESP, true
+	case "TYPE", "type":
+		return tTYPE, true
+	case "CODE", "code":
+		return tCODE, true
+	case "PRIORITY", "priority":
+		return tPRIORITY, true
 	}
+	return 0, false
 }
 
 // token is one lexed token. text is the source text (raw, quotes and escapes
@@ -146,7 +185,7 @@ func (l *lexer) next() (token, bool) {
 		for j < len(s) && isWordByte(s[j]) {
 			j++
 		}
-		if k, ok := keywords[s[i:j]]; ok {
+		if k, ok := keyword(s[i:j]); ok {
 			return l.emit(k, i, j), true
 		}
 	}
@@ -300,6 +339,9 @@ func scanIPv6(s string, i int) int {
 // escapes are UTF-16 code units: a high and a low surrogate in a row join
 // into one character; a lone surrogate becomes U+FFFD.
 func tagUnescape(raw string) string {
+	if !utf8.ValidString(raw) {
+		raw = validUTF8(raw)
+	}
 	if strings.IndexByte(raw, '\\') < 0 {
 		return raw
 	}
@@ -341,6 +383,22 @@ func tagUnescape(raw string) string {
 		default: // " / ( ) \ stand for themselves
 			b.WriteByte(e)
 		}
+	}
+	return b.String()
+}
+
+// validUTF8 replaces each byte of s that is not part of valid UTF-8 with
+// U+FFFD, the policy for input that JavaScript strings could not hold.
+func validUTF8(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && w == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+w])
+		}
+		i += w
 	}
 	return b.String()
 }
