@@ -89,7 +89,12 @@ func (d *docDecoder) pairs(m *yaml.Node, depth int) []pair {
 		return nil
 	}
 	out := make([]pair, 0, len(m.Content)/2)
-	seen := make(map[string]*yaml.Node, len(m.Content)/2)
+	// Small mappings, the usual case, look keys up by scanning out;
+	// large ones use a map.
+	var seen map[string]*yaml.Node
+	if len(m.Content) > 32 {
+		seen = make(map[string]*yaml.Node, len(m.Content)/2)
+	}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		kn, vn := d.resolve(m.Content[i]), m.Content[i+1]
@@ -104,11 +109,13 @@ func (d *docDecoder) pairs(m *yaml.Node, depth int) []pair {
 			merges = append(merges, vn)
 			continue
 		}
-		if prev, dup := seen[kn.Value]; dup {
+		if prev := findKey(out, seen, kn.Value); prev != nil {
 			d.errorf(d.pos(kn), v1.CodeDuplicateKey, "key %q is already defined at line %d", kn.Value, prev.Line+d.lineOff)
 			continue
 		}
-		seen[kn.Value] = kn
+		if seen != nil {
+			seen[kn.Value] = kn
+		}
 		out = append(out, pair{kn.Value, kn, vn})
 	}
 	if depth > 10 {
@@ -134,14 +141,30 @@ func (d *docDecoder) pairs(m *yaml.Node, depth int) []pair {
 				break
 			}
 			for _, p := range d.pairs(s, depth+1) {
-				if _, dup := seen[p.key]; !dup {
-					seen[p.key] = p.kn
+				if findKey(out, seen, p.key) == nil {
+					if seen != nil {
+						seen[p.key] = p.kn
+					}
 					out = append(out, p)
 				}
 			}
 		}
 	}
 	return out
+}
+
+// findKey returns the key node of key among out (or in seen, when the
+// mapping is large enough to index), or nil.
+func findKey(out []pair, seen map[string]*yaml.Node, key string) *yaml.Node {
+	if seen != nil {
+		return seen[key]
+	}
+	for _, p := range out {
+		if p.key == key {
+			return p.kn
+		}
+	}
+	return nil
 }
 
 // document decodes one parsed document. It returns false for documents that

@@ -7,8 +7,11 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	"github.com/fwgit/fwgit/internal/diag"
 	v1 "github.com/fwgit/fwgit/schema/v1"
@@ -51,17 +54,25 @@ func Load(fsys fs.FS) *Repo {
 		diags.Errorf(diag.Pos{File: "."}, v1.CodeReadError, "walking the repository: %s", errText(err))
 	}
 	slices.Sort(paths)
-	l := &loader{structs: map[any]*structInfo{}}
-	for _, p := range paths {
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			diags.Errorf(diag.Pos{File: p}, v1.CodeReadError, "reading: %s", errText(err))
-			continue
+	results := make([]fileResult, len(paths))
+	parallel(len(paths), func(next func() (int, bool)) {
+		l := &loader{structs: map[any]*structInfo{}}
+		for i, ok := next(); ok; i, ok = next() {
+			data, err := fs.ReadFile(fsys, paths[i])
+			if err != nil {
+				results[i].diags.Errorf(diag.Pos{File: paths[i]}, v1.CodeReadError, "reading: %s", errText(err))
+				continue
+			}
+			results[i].read = true
+			results[i].objs, results[i].diags = l.file(paths[i], data)
 		}
-		r.Files++
-		objs, ds := l.file(p, data)
-		r.Objects = append(r.Objects, objs...)
-		diags = append(diags, ds...)
+	})
+	for _, res := range results {
+		if res.read {
+			r.Files++
+		}
+		r.Objects = append(r.Objects, res.objs...)
+		diags = append(diags, res.diags...)
 	}
 	diags.Sort()
 	r.Diags = slices.CompactFunc(diags, func(a, b diag.Diagnostic) bool { return a == b })
@@ -76,6 +87,41 @@ func LoadFile(path string, data []byte) *Repo {
 	objs, ds := l.file(path, data)
 	ds.Sort()
 	return &Repo{Objects: objs, Files: 1, Diags: slices.CompactFunc(ds, func(a, b diag.Diagnostic) bool { return a == b })}
+}
+
+// fileResult is what loading one file produced.
+type fileResult struct {
+	read  bool
+	objs  []Object
+	diags diag.List
+}
+
+// parallel runs work on up to GOMAXPROCS goroutines (at most n) and waits
+// for them. Each call of work takes indexes from next until it reports
+// false; every index in [0, n) is handed out exactly once. The caller stores
+// results by index, so the output does not depend on scheduling.
+func parallel(n int, work func(next func() (int, bool))) {
+	var mu sync.Mutex
+	i := 0
+	next := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if i >= n {
+			return 0, false
+		}
+		i++
+		return i - 1, true
+	}
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		work(next)
+		return
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() { work(next) })
+	}
+	wg.Wait()
 }
 
 func isYAML(p string) bool {
@@ -98,16 +144,52 @@ type loader struct {
 	structs map[any]*structInfo
 }
 
-// file decodes every document of one file.
+// file decodes every document of one file. It parses the whole file with
+// one YAML decoder first, which is the fast path; only when that fails does
+// it split the file at document markers and parse each part alone, so that
+// a syntax error in one document leaves the others checked.
 func (l *loader) file(name string, data []byte) ([]Object, diag.List) {
 	f := &srcFile{name: name, data: data}
-	f.lineStarts = lineStarts(data)
+	f.lineStarts, f.nonASCII = lineStarts(data)
 	var objs []Object
 	var diags diag.List
+	if docs, err := parseAll(data); err == nil {
+		for _, doc := range docs {
+			l.document(f, 0, doc, &objs, &diags)
+		}
+		return objs, diags
+	}
 	for _, c := range splitDocuments(data) {
 		l.chunk(f, c, &objs, &diags)
 	}
 	return objs, diags
+}
+
+// parseAll parses every document of data, or returns the first error.
+func parseAll(data []byte) ([]*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs []*yaml.Node
+	for {
+		doc := new(yaml.Node)
+		err := decodeNode(dec, doc)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, doc)
+	}
+}
+
+// document decodes one parsed document whose lines start at line lineOff+1
+// of the file.
+func (l *loader) document(f *srcFile, lineOff int, doc *yaml.Node, objs *[]Object, diags *diag.List) {
+	d := &docDecoder{l: l, f: f, lineOff: lineOff, diags: diags}
+	d.budget = 1000 + 4*docSize(f, lineOff, doc)
+	if o, ok := d.document(doc); ok {
+		*objs = append(*objs, o)
+	}
 }
 
 // chunk is a part of a file that starts at a document marker ("---" at the
@@ -146,14 +228,23 @@ func isDocMarker(b []byte) bool {
 	return len(b) == 3 || b[3] == ' ' || b[3] == '\t' || b[3] == '\n' || b[3] == '\r'
 }
 
-func lineStarts(data []byte) []int {
+// lineStarts returns the offset where each line starts, and the set of
+// lines holding non-ASCII bytes (where characters and bytes differ).
+func lineStarts(data []byte) ([]int, map[int]bool) {
 	starts := make([]int, 1, 1+bytes.Count(data, []byte("\n")))
+	var nonASCII map[int]bool
 	for i, c := range data {
-		if c == '\n' {
+		switch {
+		case c == '\n':
 			starts = append(starts, i+1)
+		case c >= 0x80:
+			if nonASCII == nil {
+				nonASCII = map[int]bool{}
+			}
+			nonASCII[len(starts)] = true
 		}
 	}
-	return starts
+	return starts, nonASCII
 }
 
 // srcFile is one file being decoded.
@@ -161,6 +252,11 @@ type srcFile struct {
 	name       string
 	data       []byte
 	lineStarts []int
+	// nonASCII holds the 1-based lines with multi-byte characters, and
+	// runeOffsets, built on demand for them, the byte offset of each
+	// character, so converting columns stays linear on long lines.
+	nonASCII    map[int]bool
+	runeOffsets map[int][]int
 }
 
 // offset returns the byte offset in the file of a 1-based line and a
@@ -169,21 +265,34 @@ func (f *srcFile) offset(line, col int) int {
 	if line < 1 || line > len(f.lineStarts) || col < 1 {
 		return -1
 	}
-	i := f.lineStarts[line-1]
-	for c := 1; c < col; c++ {
-		if i >= len(f.data) || f.data[i] == '\n' {
+	start := f.lineStarts[line-1]
+	end := len(f.data)
+	if line < len(f.lineStarts) {
+		end = f.lineStarts[line] - 1
+	}
+	if !f.nonASCII[line] {
+		if start+col-1 > end {
 			return -1
 		}
-		if f.data[i] < 0x80 {
-			i++
-			continue
-		}
-		i++
-		for i < len(f.data) && f.data[i]&0xc0 == 0x80 {
-			i++
-		}
+		return start + col - 1
 	}
-	return i
+	offs, ok := f.runeOffsets[line]
+	if !ok {
+		for i := start; i < end; {
+			offs = append(offs, i)
+			_, w := utf8.DecodeRune(f.data[i:end])
+			i += w
+		}
+		offs = append(offs, end)
+		if f.runeOffsets == nil {
+			f.runeOffsets = map[int][]int{}
+		}
+		f.runeOffsets[line] = offs
+	}
+	if col > len(offs) {
+		return -1
+	}
+	return offs[col-1]
 }
 
 // posAt converts a byte offset of the file to a position with a byte column.
@@ -209,12 +318,19 @@ func (l *loader) chunk(f *srcFile, c chunk, objs *[]Object, diags *diag.List) {
 			diags.Errorf(syntaxPos(f, c, err), v1.CodeYAMLSyntax, "%s", syntaxMsg(err))
 			return
 		}
-		d := &docDecoder{l: l, f: f, lineOff: c.line, diags: diags}
-		d.budget = 1000 + 4*len(c.data)
-		if o, ok := d.document(&doc); ok {
-			*objs = append(*objs, o)
-		}
+		l.document(f, c.line, &doc, objs, diags)
 	}
+}
+
+// docSize estimates the source bytes of a document: from its first line to
+// the end of the file. Aliases may expand a document to at most a few
+// nodes per source byte; the budget allows that and no more.
+func docSize(f *srcFile, lineOff int, doc *yaml.Node) int {
+	line := doc.Line + lineOff
+	if line < 1 || line > len(f.lineStarts) {
+		return len(f.data)
+	}
+	return len(f.data) - f.lineStarts[line-1]
 }
 
 // decodeNode runs the YAML parser, turning a parser panic (a bug in the
