@@ -17,8 +17,8 @@ import (
 	v1 "github.com/fwgit/fwgit/schema/v1"
 )
 
-// Options sizes a synthetic repository. Zero fields take the defaults of
-// [Options.withDefaults]: 100 firewalls, 1,000 rules, 12 tags, 4 owners.
+// Options sizes a synthetic repository. Counts below their minimum are
+// raised to it: one firewall and one owner, no rules and no tags.
 type Options struct {
 	// Firewalls is the number of Firewall objects.
 	Firewalls int
@@ -29,31 +29,19 @@ type Options struct {
 	// service tags, every other one with declared values.
 	Tags int
 	// Owners is the number of owner UUIDs firewalls and rules are spread
-	// over; a few firewalls have no owner and get only global rules.
+	// over (at most one per firewall); a few firewalls have no owner and
+	// get only global rules.
 	Owners int
 	// Seed makes the output deterministic: the same options give the same
 	// bytes.
 	Seed uint64
 }
 
-func (o Options) withDefaults() Options {
-	if o.Firewalls <= 0 {
-		o.Firewalls = 100
-	}
-	if o.Rules < 0 {
-		o.Rules = 0
-	} else if o.Rules == 0 {
-		o.Rules = 1000
-	}
-	if o.Tags < 0 {
-		o.Tags = 0
-	} else if o.Tags == 0 {
-		o.Tags = 12
-	}
-	if o.Owners <= 0 {
-		o.Owners = 4
-	}
-	o.Owners = min(o.Owners, o.Firewalls)
+func (o Options) normalized() Options {
+	o.Firewalls = max(o.Firewalls, 1)
+	o.Rules = max(o.Rules, 0)
+	o.Tags = max(o.Tags, 0)
+	o.Owners = min(max(o.Owners, 1), o.Firewalls)
 	return o
 }
 
@@ -139,7 +127,7 @@ type tagDecl struct {
 // the value used, every selector matches a firewall in the rule's scope,
 // every firewall has an agent, and no rule is disabled.
 func Generate(opts Options) Files {
-	opts = opts.withDefaults()
+	opts = opts.normalized()
 	g := &gen{
 		opts:      opts,
 		rng:       rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
