@@ -173,18 +173,12 @@ func (n *Netlink) flush(ctx context.Context, b *batch) error {
 	if n.testReadBuf > 0 {
 		rbuf = n.testReadBuf
 	}
-	var stop func() bool
-	c, err := nftables.New(
-		nftables.WithNetNSFd(n.nsfd),
-		nftables.WithSockOptions(
-			func(c *netlink.Conn) error { return c.SetWriteBuffer(wbuf) },
-			func(c *netlink.Conn) error { return c.SetReadBuffer(rbuf) },
-			func(c *netlink.Conn) error {
-				stop = bindDeadline(ctx, c)
-				return nil
-			},
-		),
-	)
+	c, err := nftables.New(nftables.WithTestDial(func(req []netlink.Message) ([]netlink.Message, error) {
+		if req == nil {
+			return nil, nil // every reply was handed over with the batch
+		}
+		return n.sendBatch(ctx, req, wbuf, rbuf)
+	}))
 	if err != nil {
 		return err
 	}
@@ -199,11 +193,54 @@ func (n *Netlink) flush(ctx context.Context, b *batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err = c.Flush()
-	if stop != nil {
-		stop()
+	return c.Flush()
+}
+
+// sendBatch is the transport under google/nftables' Flush: v0.3.0 asks the
+// kernel to echo every rule back (NLM_F_ECHO), which costs kernel time and
+// receive buffer for nothing (G2). sendBatch sends the batch the library
+// built without that flag, on a socket sized for it, and collects one
+// acknowledgement or error per message. The library then checks them as
+// usual. A future release without the echo can drop this adapter.
+func (n *Netlink) sendBatch(ctx context.Context, req []netlink.Message, wbuf, rbuf int) ([]netlink.Message, error) {
+	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: n.nsfd})
+	if err != nil {
+		return nil, err
 	}
-	return err
+	defer c.Close()
+	if err := c.SetWriteBuffer(wbuf); err != nil {
+		return nil, err
+	}
+	if err := c.SetReadBuffer(rbuf); err != nil {
+		return nil, err
+	}
+	defer bindDeadline(ctx, c)()
+	want := 0
+	msgs := make([]netlink.Message, len(req))
+	for i, m := range req {
+		m.Header.Flags &^= unix.NLM_F_ECHO
+		m.Header.Sequence, m.Header.PID = 0, 0
+		if m.Header.Flags&netlink.Acknowledge != 0 {
+			want++
+		}
+		msgs[i] = m
+	}
+	if _, err := c.SendMessages(msgs); err != nil {
+		return nil, err
+	}
+	replies := make([]netlink.Message, 0, want)
+	for len(replies) < want {
+		got, err := c.Receive()
+		if err != nil {
+			return nil, err // a kernel error (the batch was refused) or a lost reply
+		}
+		for _, m := range got {
+			if m.Header.Type == netlink.Error {
+				replies = append(replies, m)
+			}
+		}
+	}
+	return replies, nil
 }
 
 // lostReply reports whether a Flush error means the batch was sent but the
