@@ -141,6 +141,48 @@ type Config struct {
 	// view, with {revision}, {commit}, {path} and {line} placeholders, e.g.
 	// "https://git.example.com/net/policy/blob/{commit}/{path}#L{line}".
 	RepoWebURL string `json:"repoWebURL,omitempty"`
+	// Pull configures pull mode and enrollment on the agent-facing
+	// listener (Listen.Agents).
+	Pull Pull `json:"pull,omitempty"`
+}
+
+// Pull configures the agent-facing listener for pull-mode agents. Every
+// field is optional.
+type Pull struct {
+	// URL is the https:// base URL agents dial, written into enrollment
+	// tokens (default https:// and Listen.Agents, which then needs a host
+	// other than 0.0.0.0 or ::).
+	URL string `json:"url,omitempty"`
+	// Names are extra DNS names and addresses for the listener's server
+	// certificate; the URL's host is always in it.
+	Names []string `json:"names,omitempty"`
+	// Wait is the longest long-poll of GET /api/v1/agents/{name}/desired
+	// (default 30s).
+	Wait Duration `json:"wait,omitempty"`
+	// CertificateLifetime is the validity of agents' client certificates
+	// (default 2160h, 90 days); agents renew them when two thirds have
+	// passed.
+	CertificateLifetime Duration `json:"certificateLifetime,omitempty"`
+}
+
+// ErrNoAgentURL reports that no agent-facing URL is configured or can be
+// derived from Listen.Agents.
+var ErrNoAgentURL = errors.New("config: no agent-facing URL: set pull.url (or listen.agents with a specific host)")
+
+// AgentURL returns the agent-facing base URL: Pull.URL, else https:// and
+// Listen.Agents when its host is specific.
+func (c *Config) AgentURL() (string, error) {
+	if c.Pull.URL != "" {
+		return strings.TrimSuffix(c.Pull.URL, "/"), nil
+	}
+	host, _, err := net.SplitHostPort(c.Listen.Agents)
+	if err != nil || host == "" {
+		return "", ErrNoAgentURL
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return "", ErrNoAgentURL
+	}
+	return "https://" + c.Listen.Agents, nil
 }
 
 // Git names a branch of a remote repository.
@@ -360,6 +402,17 @@ func (c *Config) Validate() error {
 	creds("agents.default", c.Agents.Default)
 	for name, cr := range c.Agents.Firewalls {
 		creds("agents.firewalls."+name, cr)
+	}
+	if c.Pull.URL != "" {
+		if u, err := url.Parse(c.Pull.URL); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") {
+			bad("pull.url", "want https://host[:port] without a path")
+		}
+	}
+	if c.Pull.Wait.D() < 0 || c.Pull.Wait.D() > 10*time.Minute {
+		bad("pull.wait", "must be between 0 (default 30s) and 10m")
+	}
+	if c.Pull.CertificateLifetime.D() < 0 || (c.Pull.CertificateLifetime.D() > 0 && c.Pull.CertificateLifetime.D() < time.Hour) {
+		bad("pull.certificateLifetime", "must be 0 (default 90 days) or at least 1h")
 	}
 	if c.RepoWebURL != "" && !strings.Contains(c.RepoWebURL, "{path}") {
 		bad("repoWebURL", "must contain {path}")
