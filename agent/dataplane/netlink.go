@@ -55,9 +55,10 @@ type Netlink struct {
 	mu      sync.Mutex // one apply at a time
 
 	// Test hooks: extra writes after the batch (to make the kernel refuse
-	// it) and a forced receive buffer size (to provoke ENOBUFS).
-	testExtra   func(c *nftables.Conn, table *nftables.Table)
-	testReadBuf int
+	// it) and forced buffer sizes (to provoke EMSGSIZE or ENOBUFS).
+	testExtra    func(c *nftables.Conn, table *nftables.Table)
+	testReadBuf  int
+	testWriteBuf int
 }
 
 // Compile-time guards.
@@ -166,12 +167,16 @@ func (n *Netlink) flush(ctx context.Context, b *batch) error {
 		msgs, size = b.msgs, b.bytes
 	}
 	// G1: the whole batch goes out in one sendmsg, which fails beyond the
-	// send buffer. G2: every message is acknowledged (rules also echoed)
-	// into the receive buffer.
+	// send buffer. G2: every message is acknowledged into the receive
+	// buffer (sendBatch stops the per-rule echo; the sizing stays generous
+	// in case a future transport restores it).
 	wbuf := max(2*size+256<<10, 1<<20)
 	rbuf := max(4<<20, 1536*msgs, 2*size)
 	if n.testReadBuf > 0 {
 		rbuf = n.testReadBuf
+	}
+	if n.testWriteBuf > 0 {
+		wbuf = n.testWriteBuf
 	}
 	c, err := nftables.New(nftables.WithTestDial(func(req []netlink.Message) ([]netlink.Message, error) {
 		if req == nil {
@@ -226,7 +231,7 @@ func (n *Netlink) sendBatch(ctx context.Context, req []netlink.Message, wbuf, rb
 		msgs[i] = m
 	}
 	if _, err := c.SendMessages(msgs); err != nil {
-		return nil, err
+		return nil, &sendError{err}
 	}
 	replies := make([]netlink.Message, 0, want)
 	for len(replies) < want {
@@ -246,12 +251,19 @@ func (n *Netlink) sendBatch(ctx context.Context, req []netlink.Message, wbuf, rb
 // lostReply reports whether a Flush error means the batch was sent but the
 // kernel's answer was not (fully) received.
 func lostReply(err error) bool {
-	var op *netlink.OpError
-	if errors.As(err, &op) && op.Op == "send-messages" {
+	var se *sendError
+	if errors.As(err, &se) {
 		return false // nothing reached the kernel
 	}
 	return errors.Is(err, syscall.ENOBUFS) || errors.Is(err, os.ErrDeadlineExceeded)
 }
+
+// sendError is a failure to send the batch: the kernel got nothing (a
+// netlink sendmsg is all or nothing), so the outcome is known.
+type sendError struct{ err error }
+
+func (e *sendError) Error() string { return "sending batch: " + e.err.Error() }
+func (e *sendError) Unwrap() error { return e.err }
 
 // bindDeadline makes c's blocking calls end at ctx's deadline or when ctx
 // is cancelled; the returned func undoes the binding.

@@ -327,6 +327,26 @@ func TestNetlinkLostReply(t *testing.T) {
 	}
 }
 
+// TestNetlinkBatchTooLarge forces G1: a send buffer smaller than the
+// batch. Nothing reaches the kernel, so the outcome is known: an error that
+// is not ErrUnknownOutcome, and the old table in place.
+func TestNetlinkBatchTooLarge(t *testing.T) {
+	requireNetAdmin(t)
+	ns := newNS(t)
+	n := newApplier(t, ns)
+	old := sampleRuleset()
+	mustApply(t, n, old)
+	n.testWriteBuf = 4096
+	err := n.Apply(context.Background(), manyRules(2000))
+	if err == nil || errors.Is(err, ErrUnknownOutcome) {
+		t.Errorf("Apply with a too small send buffer = %v, want a known failure", err)
+	}
+	n.testWriteBuf = 0
+	if got := mustRead(t, n); got.Digest() != old.Digest() {
+		t.Errorf("table digest %s, want the old %s", got.Digest(), old.Digest())
+	}
+}
+
 func TestNetlinkCanceled(t *testing.T) {
 	requireNetAdmin(t)
 	ns := newNS(t)
