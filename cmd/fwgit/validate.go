@@ -51,7 +51,12 @@ standard output, summary on standard error).
 
 Exit status: 0 when valid, 1 when there are errors (or, with --strict,
 warnings), 2 on usage errors, including a missing DIR or an unknown revision.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageError{fmt.Errorf("validate: takes at most one DIR, got %d arguments", len(args))}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.dir = dirArg(args)
 			return runValidate(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
