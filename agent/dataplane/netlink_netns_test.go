@@ -26,23 +26,15 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/fwgit/fwgit/internal/nettest"
 	"github.com/fwgit/fwgit/internal/nft"
 )
 
-// requireNetAdmin skips the test without CAP_NET_ADMIN or the tools the
-// kernel tests drive (ip, nft).
+// requireNetAdmin skips the test without what kernel tests need
+// (CAP_NET_ADMIN, ip, nft, namespaces) or in -short mode.
 func requireNetAdmin(t *testing.T) {
 	t.Helper()
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil || data[0].Effective&(1<<unix.CAP_NET_ADMIN) == 0 {
-		t.Skip("needs CAP_NET_ADMIN")
-	}
-	for _, tool := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s: %v", tool, err)
-		}
-	}
+	nettest.Require(t)
 }
 
 // newNS creates a fresh named network namespace with lo up and removes it
