@@ -118,3 +118,9 @@ func (s *Store) Save(p *Persisted) error {
 	}
 	return nil
 }
+
+// ReadState loads the state in dir without creating anything, for
+// `fwgit-agent status`. It returns nil and no error when there is none.
+func ReadState(dir, table string) (*Persisted, error) {
+	return (&Store{path: filepath.Join(dir, StateFileName)}).Load(table)
+}
