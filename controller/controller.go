@@ -388,6 +388,9 @@ func (c *Controller) load(snap source.Snapshot) {
 	prev := c.policy.Load()
 	if pol == nil {
 		c.loads.WithLabelValues("invalid").Inc()
+		if prev == nil {
+			prev = c.recoverLastGood(log, rev.LastGood)
+		}
 		rev.Valid = false
 		rev.Diagnostics, rev.Omitted = diags.Cap(MaxDiagnostics)
 		if err := c.store.SetRevision(rev); err != nil {
@@ -408,26 +411,7 @@ func (c *Controller) load(snap source.Snapshot) {
 		}
 		return
 	}
-	if prev != nil {
-		pol.Rulesets = compile.Update(prev.Rulesets, prev.Inventory, pol.Inventory)
-	} else {
-		pol.Rulesets = compile.All(pol.Inventory)
-	}
-	pol.Digests = make(map[string]string, len(pol.Rulesets))
-	for name, rs := range pol.Rulesets {
-		if prev != nil && prev.Rulesets[name] == rs {
-			pol.Digests[name] = prev.Digests[name]
-			continue
-		}
-		pol.Digests[name] = rs.Digest()
-	}
-	c.policy.Store(pol)
-	c.stall.Store(nil)
-	c.mu.Lock()
-	close(c.changed)
-	c.changed = make(chan struct{})
-	c.mu.Unlock()
-	c.ready.Store(true)
+	c.install(pol, prev)
 	c.loads.WithLabelValues("valid").Inc()
 
 	rev.Valid = true
@@ -451,6 +435,55 @@ func (c *Controller) load(snap source.Snapshot) {
 	}
 	slices.Sort(all)
 	c.loop.Enqueue(slices.Compact(all)...)
+}
+
+// install compiles pol's rulesets (incrementally against prev) and makes
+// pol the last good policy.
+func (c *Controller) install(pol, prev *api.Policy) {
+	if prev != nil {
+		pol.Rulesets = compile.Update(prev.Rulesets, prev.Inventory, pol.Inventory)
+	} else {
+		pol.Rulesets = compile.All(pol.Inventory)
+	}
+	pol.Digests = make(map[string]string, len(pol.Rulesets))
+	for name, rs := range pol.Rulesets {
+		if prev != nil && prev.Rulesets[name] == rs {
+			pol.Digests[name] = prev.Digests[name]
+			continue
+		}
+		pol.Digests[name] = rs.Digest()
+	}
+	c.policy.Store(pol)
+	c.stall.Store(nil)
+	c.mu.Lock()
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+	c.ready.Store(true)
+}
+
+// recoverLastGood reloads the last good revision recorded in status from
+// the source's local state, so that a controller restarted on an invalid
+// head keeps serving what it served before. It returns nil when it cannot.
+func (c *Controller) recoverLastGood(log *slog.Logger, lastGood string) *api.Policy {
+	rs, ok := c.src.(source.Revisioner)
+	if lastGood == "" || !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FetchTimeout.D())
+	defer cancel()
+	snap, err := rs.SnapshotAt(ctx, lastGood)
+	if err != nil {
+		log.Warn("reloading the last good revision", "last_good", lastGood, logfield.Error, err)
+		return nil
+	}
+	pol, _ := c.compile(snap)
+	if pol == nil {
+		return nil
+	}
+	c.install(pol, nil)
+	log.Info("serving the last good revision from the local clone", "last_good", lastGood)
+	return pol
 }
 
 // compile loads and validates a snapshot; it returns nil and the

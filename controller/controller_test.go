@@ -440,3 +440,33 @@ func TestBearerTokenAndDirSource(t *testing.T) {
 		return p.Revision != first && e.converged(p.Revision)
 	})
 }
+
+func TestRestartOnInvalidHeadServesLastGood(t *testing.T) {
+	e := newEnv(t, 2)
+	h1 := e.repo.write("first", e.fws, 80, "")
+	e.start()
+	eventually(t, 10*time.Second, "converged", func() bool { return e.converged("main@sha1:" + h1) })
+	e.stop()
+	applies := e.agents[0].Applies()
+	h2 := e.repo.write("broken", e.fws, 80, "apiVersion: fwgit/v1\nkind: Rule\nmetadata:\n  name: bad\nspec:\n  global: true\n  rule: FROM any TO tag nope = x ALLOW tcp PORT 22\n")
+
+	e.start()
+	eventually(t, 10*time.Second, "Stalled on the last good revision", func() bool {
+		s := e.statusOf("fw-000")
+		return s.Condition == "Stalled" && s.DesiredRevision == "main@sha1:"+h1
+	})
+	if p := e.ctl.Policy(); p == nil || p.Revision != "main@sha1:"+h1 {
+		t.Fatalf("policy after restart on an invalid head = %v, want the last good one", p)
+	}
+	var rev api.RevisionInfo
+	e.get("/v1/revision", &rev)
+	if rev.Current != "main@sha1:"+h2 || rev.Valid || rev.LastGood != "main@sha1:"+h1 {
+		t.Errorf("/v1/revision = %+v", rev)
+	}
+	if code := e.get("/readyz", nil); code != 200 {
+		t.Errorf("/readyz = %d while serving the last good revision", code)
+	}
+	if !e.converged("main@sha1:"+h1) || e.agents[0].Applies() != applies {
+		t.Error("agents changed after a restart on an invalid head")
+	}
+}

@@ -55,7 +55,10 @@ type Git struct {
 	lastObserved string // remote head hash last fetched
 }
 
-var _ Source = (*Git)(nil)
+var (
+	_ Source     = (*Git)(nil)
+	_ Revisioner = (*Git)(nil)
+)
 
 // NewGit returns a Git source; nothing touches the network before Run.
 func NewGit(opts GitOptions) (*Git, error) {
@@ -221,6 +224,27 @@ func (g *Git) open() (*git.Repository, error) {
 		return nil, fmt.Errorf("configuring remote: %w", err)
 	}
 	return repo, nil
+}
+
+// SnapshotAt implements [Revisioner] for revisions of the followed branch
+// ("branch@sha1:<hash>") already present in the local clone.
+func (g *Git) SnapshotAt(ctx context.Context, revision string) (Snapshot, error) {
+	branch, hash, ok := strings.Cut(revision, "@sha1:")
+	if !ok || branch != g.opts.Branch || !plumbing.IsHash(hash) {
+		return Snapshot{}, fmt.Errorf("source: revision %q is not of branch %s", revision, g.opts.Branch)
+	}
+	repo, err := git.PlainOpen(g.opts.Dir)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("opening clone: %w", err)
+	}
+	snap, err := g.snapshot(repo, plumbing.NewHash(hash))
+	if err != nil {
+		return Snapshot{}, err
+	}
+	if snap.Refused != nil {
+		return Snapshot{}, snap.Refused
+	}
+	return snap, nil
 }
 
 func (g *Git) snapshot(repo *git.Repository, head plumbing.Hash) (Snapshot, error) {

@@ -45,6 +45,13 @@ type Source interface {
 	Trigger()
 }
 
+// Revisioner is implemented by sources that can re-create the snapshot of
+// an earlier revision from local state: after a restart whose newest
+// revision is invalid, the controller reloads the last good one from it.
+type Revisioner interface {
+	SnapshotAt(ctx context.Context, revision string) (Snapshot, error)
+}
+
 // ErrUnsigned reports a head commit without an OpenPGP signature while a
 // key ring is configured.
 var ErrUnsigned = errors.New("source: head commit is not signed")
