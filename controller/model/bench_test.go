@@ -10,7 +10,7 @@ import (
 )
 
 // benchOptions is the scale of issue 3's performance goal.
-var benchOptions = genrepo.Options{Firewalls: 1000, Rules: 10000, Tags: 50, Seed: 1}
+var benchOptions = genrepo.Options{Firewalls: 1000, Rules: 10000, Tags: 50, Owners: 4, Seed: 1}
 
 // BenchmarkValidate loads and builds the 1,000-firewall, 10,000-rule
 // repository from memory, as `fwgit validate` does after reading files.

@@ -378,6 +378,9 @@ func (b *builder) checkRules() {
 
 func (b *builder) checkTarget(o *load.Object, r *Rule, side string, t fwrule.Target) {
 	inv := b.inv
+	// A rule with neither an owner nor global: true has no scope; the
+	// loader reported that, and scope checks would only repeat it.
+	scoped := r.Global || r.Owner != ""
 	// Mapping the offset re-scans the YAML scalar: only do it to report.
 	pos := func() diag.Pos { return rulePos(o, r.TextPos, t.Offset) }
 	switch t.Kind {
@@ -398,6 +401,8 @@ func (b *builder) checkTarget(o *load.Object, r *Rule, side string, t fwrule.Tar
 		case f == nil:
 			b.diags.Errorf(pos(), CodeUnknownVM, "rule %q names vm %s, which is no firewall's UUID", r.Name, t.Value)
 			return
+		case !scoped:
+			return
 		case !r.Global && f.Owner != r.Owner:
 			owner := "has no owner"
 			if f.Owner != "" {
@@ -410,6 +415,9 @@ func (b *builder) checkTarget(o *load.Object, r *Rule, side string, t fwrule.Tar
 	case fwrule.TargetAllVMs:
 	default:
 		return // any, ip and subnet select no firewall
+	}
+	if !scoped {
+		return
 	}
 	if len(inv.targetFirewalls(r, t)) == 0 {
 		scope := "no firewall"

@@ -91,11 +91,15 @@ func ruleDoc(name, owner, ruleLine string) string {
 
 func build(t *testing.T, files map[string]string) (*model.Inventory, diag.List) {
 	t.Helper()
+	return model.Build(loadOnly(files))
+}
+
+func loadOnly(files map[string]string) *load.Repo {
 	fsys := fstest.MapFS{}
 	for name, data := range files {
 		fsys[name] = &fstest.MapFile{Data: []byte(data)}
 	}
-	return model.Build(load.Load(fsys))
+	return load.Load(fsys)
 }
 
 // at returns "file:line:col" of the first occurrence of needle in file,
@@ -300,6 +304,21 @@ func TestBuildChecks(t *testing.T) {
 					at(t, f, "rules.yaml", "all vms") + " warning [selector-matches-nothing]",
 					at(t, f, "rules.yaml", "tag role = db ALLOW tcp PORT 5432") + " warning [selector-matches-nothing]",
 				}
+			},
+		},
+		{
+			name: "rule without scope: only the loader's error",
+			edit: func(f map[string]string) {
+				f["rules.yaml"] = strings.Replace(ruleDoc("r", ownerA, "FROM all vms TO vm "+v1.DeriveUUID(v1.KindFirewall, "web-1")+" ALLOW tcp PORT 80"),
+					"  owner: "+ownerA+"\n", "", 1)
+			},
+			want: func(t *testing.T, f map[string]string) []string {
+				// The loader's diagnostic, and nothing from Build.
+				got := short(loadOnly(f).Diags)
+				if len(got) != 1 || !strings.HasSuffix(got[0], "error [rule-scope]") {
+					t.Fatalf("loader diagnostics = %v, want one rule-scope error", got)
+				}
+				return got
 			},
 		},
 		{

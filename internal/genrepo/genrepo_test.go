@@ -25,7 +25,7 @@ func TestGenerateValidates(t *testing.T) {
 		{Firewalls: 200, Rules: 2000, Tags: 20, Owners: 7, Seed: 5},
 	}
 	if !testing.Short() {
-		tests = append(tests, genrepo.Options{Firewalls: 1000, Rules: 10000, Tags: 50, Seed: 1})
+		tests = append(tests, genrepo.Options{Firewalls: 1000, Rules: 10000, Tags: 50, Owners: 4, Seed: 1})
 	}
 	for _, o := range tests {
 		t.Run(fmt.Sprintf("fw%d-rules%d-tags%d-owners%d", o.Firewalls, o.Rules, o.Tags, o.Owners), func(t *testing.T) {
