@@ -35,7 +35,10 @@ func csr(t *testing.T, key crypto.Signer) string {
 
 type testLogWriter struct{ t *testing.T }
 
-func (w testLogWriter) Write(p []byte) (int, error) { w.t.Log(string(bytes.TrimSpace(p))); return len(p), nil }
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimSpace(p)))
+	return len(p), nil
+}
 
 func post(t *testing.T, url string, body any) (int, []byte) {
 	t.Helper()

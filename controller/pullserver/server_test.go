@@ -73,7 +73,10 @@ func (p *policy) desired(name string) (*reconcile.Desired, error) {
 
 type testLogWriter struct{ t testing.TB }
 
-func (w testLogWriter) Write(p []byte) (int, error) { w.t.Log(string(bytes.TrimSpace(p))); return len(p), nil }
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimSpace(p)))
+	return len(p), nil
+}
 
 type fixture struct {
 	ca      *ca.CA
