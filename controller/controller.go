@@ -22,6 +22,7 @@ import (
 	"github.com/fwgit/fwgit/controller/compile"
 	"github.com/fwgit/fwgit/controller/config"
 	"github.com/fwgit/fwgit/controller/fleet"
+	"github.com/fwgit/fwgit/controller/fwapi"
 	"github.com/fwgit/fwgit/controller/model"
 	"github.com/fwgit/fwgit/controller/reconcile"
 	"github.com/fwgit/fwgit/controller/source"
@@ -185,13 +186,28 @@ func New(cfg config.Config, deps Deps) (*Controller, error) {
 		WebhookSecret: webhook,
 		ReadToken:     token,
 		Ready:         c.ready.Load,
-		Mounts:        deps.Mounts,
+		Mounts:        append([]api.Mount{c.fwapiMount(token)}, deps.Mounts...),
 		Log:           c.log.With("component", "api"),
 	})
 	if deps.AgentHandler != nil && cfg.Listen.Agents != "" {
 		c.agentsH = deps.AgentHandler(c, c.store)
 	}
 	return c, nil
+}
+
+// fwapiMount serves the FWAPI read endpoints (spec/fwapi.md) from the
+// current good revision; rule versions come from the local clone's history.
+func (c *Controller) fwapiMount(token config.Secret) api.Mount {
+	cfg := fwapi.Config{Token: token.Reveal()}
+	var history func() (fwapi.History, error)
+	if g := c.cfg.Git; g != nil {
+		cfg.Repository, cfg.Branch, cfg.Path = g.URL, g.Branch, g.Path
+		clone := filepath.Join(c.cfg.StateDir, "git")
+		history = func() (fwapi.History, error) { return fwapi.NewGitHistory(clone, g.Path) }
+	} else {
+		cfg.Repository = c.cfg.Dir
+	}
+	return fwapi.Mount(cfg, history, c.log.With("component", "fwapi"))
 }
 
 func (c *Controller) readCredentials() error {

@@ -72,7 +72,7 @@ type Options struct {
 	// WebhookSecret authenticates POST /hooks/git; empty refuses every call.
 	WebhookSecret config.Secret
 	// ReadToken, when set, is required as a bearer token on every path but
-	// /healthz, /readyz and /hooks/git.
+	// /healthz, /readyz, /hooks/git, /ping and the console under /ui/.
 	ReadToken config.Secret
 	// Ready reports whether the first good revision has been loaded.
 	Ready  func() bool
@@ -114,9 +114,15 @@ func Handler(o Options) http.Handler {
 
 type server struct{ o Options }
 
-// open paths need no token: probes and the (HMAC-authenticated) webhook.
+// open paths need no bearer token: probes, FWAPI's /ping (spec/fwapi.md
+// §1.7), the (HMAC-authenticated) webhook, and the web console under /ui/,
+// which authenticates with its own login cookie.
 func open(path string) bool {
-	return path == "/healthz" || path == "/readyz" || path == "/hooks/git"
+	switch path {
+	case "/healthz", "/readyz", "/hooks/git", "/ping", "/", "/ui":
+		return true
+	}
+	return strings.HasPrefix(path, "/ui/")
 }
 
 func (s *server) auth(next http.Handler) http.Handler {
@@ -125,8 +131,8 @@ func (s *server) auth(next http.Handler) http.Handler {
 	}
 	want := []byte(s.o.ReadToken.Reveal())
 	deny := httpapi.Wrap(s.o.Log, func(w http.ResponseWriter, r *http.Request) error {
-		return &httpapi.HTTPError{Status: http.StatusUnauthorized, Code: "Unauthorized",
-			Msg: "missing or invalid bearer token", Header: http.Header{"Www-Authenticate": {`Bearer realm="fwgit"`}}}
+		return &httpapi.HTTPError{Status: http.StatusUnauthorized, Code: "InvalidCredentials",
+			Msg: "missing or invalid bearer token", Header: http.Header{"Www-Authenticate": {"Bearer"}}}
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if open(r.URL.Path) {

@@ -21,7 +21,10 @@ type GitHistory struct {
 
 // NewGitHistory opens the repository at dir (bare or not).
 func NewGitHistory(dir, sub string) (*GitHistory, error) {
-	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	r, err := git.PlainOpen(dir) // a bare clone, or the top of a worktree
+	if err != nil {
+		r, err = git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", dir, err)
 	}

@@ -105,6 +105,10 @@ type Server struct {
 
 	mu    sync.Mutex
 	state LoadState
+
+	// current, when set, supplies the snapshot to serve (see [Mount]);
+	// otherwise the last [Server.Publish] is served.
+	current func() *Snapshot
 }
 
 // New returns a server that answers 503 until the first [Server.Publish].
@@ -129,6 +133,13 @@ func (s *Server) LoadFailed() {
 	if s.snap.Load() == nil {
 		s.state = Offline
 	}
+}
+
+func (s *Server) snapshot() *Snapshot {
+	if s.current != nil {
+		return s.current()
+	}
+	return s.snap.Load()
 }
 
 func (s *Server) loadState() LoadState {
@@ -201,7 +212,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
 	if rt.kind == "ping" {
 		return s.ping(w)
 	}
-	snap := s.snap.Load()
+	snap := s.snapshot()
 	if snap == nil {
 		return httpapi.Errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "no valid revision of the repository has been loaded yet")
 	}
@@ -294,6 +305,7 @@ type pingBody struct {
 }
 
 func (s *Server) ping(w http.ResponseWriter) error {
+	s.snapshot() // follow the controller's policy, if any
 	st := s.loadState()
 	status := "OK"
 	switch st {
