@@ -66,6 +66,9 @@ func Build(repo *load.Repo) (*Inventory, diag.List) {
 		objects:     map[*Rule]*load.Object{},
 		testObjects: map[*Test]*load.Object{},
 	}
+	if repo == nil {
+		repo = &load.Repo{}
+	}
 	b.diags = append(b.diags, repo.Diags...)
 	b.collect(repo.Objects)
 	b.index()
