@@ -71,6 +71,24 @@ demo: ## run the whole system on examples/repo in network namespaces (root)
 demo-down: ## remove everything make demo created
 	@hack/demo.sh down
 
+# nfpm is a tool, not a library: installed at a pinned version into bin/,
+# never added to go.mod.
+NFPM_VERSION := v2.45.2
+PKG_ARCH ?= $(shell $(GO) env GOARCH)
+PKG_VERSION ?= $(or $(shell git describe --tags --match 'v[0-9]*' 2>/dev/null | sed 's/^v//'),0.0.0-dev.$(shell git rev-parse --short HEAD 2>/dev/null || echo 0))
+
+.PHONY: package
+package: ## build the fwgit-agent .deb and .rpm into dist/ with nfpm
+	@mkdir -p $(BIN) dist
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(PKG_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/fwgit-agent ./cmd/fwgit-agent
+	@test -x $(BIN)/nfpm-$(NFPM_VERSION) || (GOBIN=$(CURDIR)/$(BIN)/.nfpm $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION) && mv $(BIN)/.nfpm/nfpm $(BIN)/nfpm-$(NFPM_VERSION))
+	for p in deb rpm; do GOARCH=$(PKG_ARCH) SEMVER=$(PKG_VERSION) $(BIN)/nfpm-$(NFPM_VERSION) package --config packaging/nfpm.yaml --packager $$p --target dist/ || exit 1; done
+	@ls -l dist/
+
+.PHONY: bench-agent
+bench-agent: ## agent benchmarks: unchanged re-apply, apply through the API, idle RSS
+	$(GO) test -run '^$$' -bench . -benchmem ./agent/...
+
 .PHONY: clean
 clean: ## remove build output
 	rm -rf $(BIN) cover.out dist
