@@ -87,7 +87,7 @@ func TestEscaping(t *testing.T) {
 	// A refused commit whose diagnostic and subject quote markup too.
 	if err := st.SetRevision(status.Revision{Current: rev2, Valid: false, LastGood: rev1,
 		CurrentCommit: status.Commit{Hash: strings.TrimPrefix(rev2, "main@sha1:"), Subject: `<script>alert("subject")</script>`},
-		Diagnostics: diag.List{{Pos: diag.Pos{File: "rules/x.yaml", Line: 3, Col: 9}, Severity: diag.Error, Code: "x", Msg: `unknown tag "<img src=y onerror=z>"`}},
+		Diagnostics:   diag.List{{Pos: diag.Pos{File: "rules/x.yaml", Line: 3, Col: 9}, Severity: diag.Error, Code: "x", Msg: `unknown tag "<img src=y onerror=z>"`}},
 	}); err != nil {
 		t.Fatal(err)
 	}
