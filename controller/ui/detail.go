@@ -242,6 +242,9 @@ type planCache struct {
 	warnings   map[string][]plan.Warning
 	planKey    [2]*api.Policy
 	plan       *plan.Plan
+
+	choicePolicy *api.Policy
+	owners, tags []string
 }
 
 // ruleWarnings returns the planner's warnings for the whole of pol (every

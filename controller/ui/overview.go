@@ -399,18 +399,30 @@ func (c *console) overviewView(q overviewQuery, rows []row, pol *api.Policy) *ov
 		}
 	}
 	if pol != nil {
-		owners := map[string]bool{}
-		for _, f := range pol.Inventory.Firewalls {
-			if f.Owner != "" {
-				owners[f.Owner] = true
-			}
-		}
-		for _, o := range sortedKeys(owners) {
+		owners, tags := c.choices(pol)
+		for _, o := range owners {
 			v.Owners = append(v.Owners, option{Value: o, Label: o, Selected: o == q.Owner})
 		}
-		v.TagChoices = tagChoices(pol.Inventory, 200)
+		v.TagChoices = tags
 	}
 	return v
+}
+
+// choices returns the owners and tag suggestions of the filter form,
+// computed once per policy.
+func (c *console) choices(pol *api.Policy) (owners, tags []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cache.choicePolicy != pol {
+		set := map[string]bool{}
+		for _, f := range pol.Inventory.Firewalls {
+			if f.Owner != "" {
+				set[f.Owner] = true
+			}
+		}
+		c.cache.choicePolicy, c.cache.owners, c.cache.tags = pol, sortedKeys(set), tagChoices(pol.Inventory, 200)
+	}
+	return c.cache.owners, c.cache.tags
 }
 
 // tagChoices lists "name" and "name=value" for the tag filter's
