@@ -19,11 +19,14 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fwgit/fwgit/controller/api"
+	"github.com/fwgit/fwgit/controller/ca"
 	"github.com/fwgit/fwgit/controller/compile"
 	"github.com/fwgit/fwgit/controller/config"
+	"github.com/fwgit/fwgit/controller/enroll"
 	"github.com/fwgit/fwgit/controller/fleet"
 	"github.com/fwgit/fwgit/controller/fwapi"
 	"github.com/fwgit/fwgit/controller/model"
+	"github.com/fwgit/fwgit/controller/pullserver"
 	"github.com/fwgit/fwgit/controller/reconcile"
 	"github.com/fwgit/fwgit/controller/source"
 	"github.com/fwgit/fwgit/controller/status"
@@ -73,6 +76,9 @@ type Controller struct {
 	loop     *reconcile.Loop
 	handler  http.Handler
 	agentsH  http.Handler
+	// pull serves pull-mode agents and enrollment on Listen.Agents.
+	pull       *pullserver.Server
+	agentsAddr string
 
 	keys map[string]config.Secret
 	cas  map[string]*x509.CertPool
@@ -189,10 +195,53 @@ func New(cfg config.Config, deps Deps) (*Controller, error) {
 		Mounts:        append([]api.Mount{c.fwapiMount(token)}, deps.Mounts...),
 		Log:           c.log.With("component", "api"),
 	})
-	if deps.AgentHandler != nil && cfg.Listen.Agents != "" {
+	switch {
+	case deps.AgentHandler != nil && cfg.Listen.Agents != "":
 		c.agentsH = deps.AgentHandler(c, c.store)
+	case cfg.Listen.Agents != "":
+		if c.pull, err = c.newPullServer(); err != nil {
+			return nil, err
+		}
+		rec.Pull = c.pull
 	}
 	return c, nil
+}
+
+// newPullServer builds the agent-facing listener for pull-mode agents and
+// enrollment: the controller's CA (created at first start in the state
+// directory), the token store, and the long-poll server.
+func (c *Controller) newPullServer() (*pullserver.Server, error) {
+	authority, err := ca.LoadOrCreate(c.cfg.StateDir, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("controller CA: %w", err)
+	}
+	tokens, err := enroll.Open(c.cfg.StateDir, enroll.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("enrollment tokens: %w", err)
+	}
+	url, err := c.cfg.AgentURL()
+	if err != nil {
+		return nil, err
+	}
+	names := slices.Clone(c.cfg.Pull.Names)
+	if host, _, err := net.SplitHostPort(c.cfg.Listen.Agents); err == nil && host != "" {
+		names = append(names, host)
+	}
+	log := c.log.With("component", "pull")
+	return pullserver.New(pullserver.Options{
+		CA:      authority,
+		Desired: c.desired,
+		Enroll: enroll.Handler(enroll.HandlerOptions{Store: tokens, CA: authority, URL: url,
+			ClientLifetime: c.cfg.Pull.CertificateLifetime.D(), Log: log}),
+		URL:            url,
+		Names:          names,
+		Wait:           c.cfg.Pull.Wait.D(),
+		ConfirmTimeout: c.cfg.ConfirmTimeout.D(),
+		ClientLifetime: c.cfg.Pull.CertificateLifetime.D(),
+		Changed:        c.Changed,
+		OnReport:       func(name string) { c.loop.Enqueue(name) },
+		Log:            log,
+	})
 }
 
 // fwapiMount serves the FWAPI read endpoints (spec/fwapi.md) from the
@@ -337,6 +386,18 @@ func (c *Controller) Run(ctx context.Context) error {
 	g.Go(func() error { return c.serve(ctx, c.cfg.Listen.API, c.handler, true) })
 	if c.agentsH != nil {
 		g.Go(func() error { return c.serve(ctx, c.cfg.Listen.Agents, c.agentsH, false) })
+	}
+	if c.pull != nil {
+		g.Go(func() error {
+			ln, err := net.Listen("tcp", c.cfg.Listen.Agents)
+			if err != nil {
+				return fmt.Errorf("listening on %s: %w", c.cfg.Listen.Agents, err)
+			}
+			c.mu.Lock()
+			c.agentsAddr = ln.Addr().String()
+			c.mu.Unlock()
+			return c.pull.Run(ctx, ln)
+		})
 	}
 	c.log.Info("controller started", "api", c.cfg.Listen.API, "concurrency", c.cfg.Concurrency)
 	err := g.Wait()

@@ -236,6 +236,13 @@ func (s *Server) Report(name string) (Report, bool) {
 	return r, ok
 }
 
+// PullState returns the state firewall name last reported, for the
+// reconciler (reconcile.PullReports).
+func (s *Server) PullState(name string) (agentapi.State, bool) {
+	r, ok := s.Report(name)
+	return r.State, ok
+}
+
 // Forget drops the report of a firewall that left the policy.
 func (s *Server) Forget(name string) {
 	s.mu.Lock()

@@ -72,10 +72,18 @@ type Firewall struct {
 	ConfirmTimeout time.Duration
 	// DriftMode is config.DriftRepair or config.DriftReport.
 	DriftMode string
-	Clock     Clock
-	Log       *slog.Logger
+	// Pull holds what pull-mode agents last reported; nil when the
+	// agent-facing listener is off.
+	Pull  PullReports
+	Clock Clock
+	Log   *slog.Logger
 
 	ids atomic.Uint64
+}
+
+// PullReports gives the last state each pull-mode agent reported.
+type PullReports interface {
+	PullState(name string) (agentapi.State, bool)
 }
 
 var _ Reconciler = (*Firewall)(nil)
@@ -124,6 +132,20 @@ func (r *Firewall) Reconcile(ctx context.Context, name string) (res Result, err 
 		// listener and report there; nothing is pushed.
 		o.mode = status.ModePull
 		o.notReadyReason, o.notReadyMsg = status.ReasonPullMode, "waiting for the pull-mode agent to report"
+		if r.Pull == nil {
+			return Result{}, nil
+		}
+		if st, ok := r.Pull.PullState(name); ok {
+			o.state = &st
+			switch {
+			case st.Digest == d.Digest:
+				o.notReadyReason, o.notReadyMsg = "", ""
+			case st.RolledBack != nil:
+				o.rolledBack = fmt.Sprintf("the agent rolled back generation %d: %s", st.RolledBack.Generation, st.RolledBack.Reason)
+			default:
+				o.notReadyMsg = fmt.Sprintf("the pull-mode agent runs %s; it fetches %s on its next poll", short(st.Digest), short(d.Digest))
+			}
+		}
 		return Result{}, nil
 	}
 	tg, err := r.Target(name, d.Agent)
