@@ -34,7 +34,7 @@ var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 // setup runs `fwgit-agent init` into a temporary directory and loads the
 // env file it wrote, as `fwgit-agent run` would.
-func setup(t *testing.T, mode agentconfig.DriftMode) (agentconfig.Config, *identity.InitResult) {
+func setup(t testing.TB, mode agentconfig.DriftMode) (agentconfig.Config, *identity.InitResult) {
 	t.Helper()
 	dir := t.TempDir()
 	s := agentconfig.Default()
@@ -59,7 +59,7 @@ func setup(t *testing.T, mode agentconfig.DriftMode) (agentconfig.Config, *ident
 }
 
 type running struct {
-	t      *testing.T
+	t      testing.TB
 	base   string
 	client *http.Client
 	key    string
@@ -68,7 +68,7 @@ type running struct {
 
 // run starts the agent on a loopback listener and returns a client that
 // pins its certificate by fingerprint, as the controller does.
-func run(t *testing.T, cfg agentconfig.Config, res *identity.InitResult, applier dataplane.Applier, clock safety.Clock) *running {
+func run(t testing.TB, cfg agentconfig.Config, res *identity.InitResult, applier dataplane.Applier, clock safety.Clock) *running {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -119,3 +119,11 @@ func (k *fakeKernel) set(rs *nft.Ruleset) {
 	defer k.mu.Unlock()
 	k.table = rs
 }
+
+func mustJSON(t interface{ Fatal(...any) }, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -2,6 +2,7 @@ package safety
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,6 +66,12 @@ type Guard struct {
 	dirty     bool // st has changes the store did not take
 	timer     Timer
 	closed    bool
+
+	// rawSum is the SHA-256 of the last request body [Guard.ApplyJSON]
+	// handled, valid while rawOK: nothing has changed the state since, so
+	// the same bytes would be a no-op again. Only the holder of sem uses them.
+	rawSum [sha256.Size]byte
+	rawOK  bool
 }
 
 // NewGuard returns a Guard. Call [Guard.Restore] once before serving, and
@@ -131,6 +138,7 @@ func (g *Guard) Restore(ctx context.Context) error {
 		return err
 	}
 	defer g.release()
+	g.rawOK = false
 	p, err := g.store.Load(g.table)
 	if err != nil {
 		g.log.Error("state not restored; leaving the kernel's table as it is", logfield.Error, err)
@@ -184,6 +192,45 @@ func (g *Guard) Apply(ctx context.Context, req *agentapi.RulesetRequest) (agenta
 		return agentapi.ApplyResult{}, ErrBusy
 	}
 	defer g.release()
+	g.rawOK = false
+	return g.apply(ctx, req, start)
+}
+
+// ApplyJSON is [Guard.Apply] of a request body ([DecodeRequest]). When the
+// body is byte for byte the last one it handled and nothing has changed the
+// state since (no other apply, rollback, confirm or failed save), the answer
+// is the unchanged re-apply's without decoding the body again: those bytes
+// were decoded and checked once, and the same bytes check the same way.
+func (g *Guard) ApplyJSON(ctx context.Context, body []byte) (agentapi.ApplyResult, error) {
+	start := time.Now()
+	sum := sha256.Sum256(body)
+	if !g.tryAcquire() {
+		return agentapi.ApplyResult{}, ErrBusy
+	}
+	defer g.release()
+	if g.rawOK && sum == g.rawSum && !g.dirty && g.st.Current != nil {
+		cur := g.st.Current
+		return agentapi.ApplyResult{Generation: cur.Request.Generation, Digest: cur.Request.Digest, PendingConfirm: copyPending(g.st.Pending),
+			DurationMS: float64(time.Since(start).Microseconds()) / 1000}, nil
+	}
+	g.rawOK = false
+	req, err := DecodeRequest(body)
+	if err != nil {
+		return agentapi.ApplyResult{}, err
+	}
+	if err := CheckRequest(req, g.table); err != nil {
+		return agentapi.ApplyResult{}, err
+	}
+	res, err := g.apply(ctx, req, start)
+	if err == nil {
+		g.rawSum, g.rawOK = sum, true
+	}
+	return res, err
+}
+
+// apply is the body of [Guard.Apply] for a checked request; the caller
+// holds sem.
+func (g *Guard) apply(ctx context.Context, req *agentapi.RulesetRequest, start time.Time) (agentapi.ApplyResult, error) {
 	log := g.log.With(logfield.Generation, req.Generation, logfield.Digest, req.Digest, logfield.Revision, req.Revision)
 
 	if cur := g.st.Current; cur != nil && cur.Request.Digest == req.Digest {
@@ -272,6 +319,7 @@ func (g *Guard) Confirm(ctx context.Context, gen uint64) error {
 		return err
 	}
 	defer g.release()
+	g.rawOK = false
 	p := g.st.Pending
 	switch {
 	case p == nil:
@@ -316,6 +364,7 @@ func (g *Guard) expire(gen uint64) {
 // place of the pending one, records it and persists. On failure it reports
 // the error and tries again in [rollbackRetry]. The caller holds sem.
 func (g *Guard) rollback(ctx context.Context, reason string) error {
+	g.rawOK = false
 	cur, prev := g.st.Current, g.st.Previous
 	log := g.log.With(logfield.Generation, cur.Request.Generation, logfield.Digest, cur.Request.Digest)
 	eff := g.effectiveOf(prev)

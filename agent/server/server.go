@@ -1,12 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +20,6 @@ import (
 	"github.com/fwgit/fwgit/internal/agentapi"
 	"github.com/fwgit/fwgit/internal/httpapi"
 	"github.com/fwgit/fwgit/internal/logfield"
-	"github.com/fwgit/fwgit/internal/nft"
 )
 
 // Body limits. Large rulesets are big (50,000 CIDRs are a few MiB of
@@ -43,7 +40,8 @@ var Timeouts = httpapi.Timeouts{ReadHeader: 5 * time.Second, Read: 2 * time.Minu
 
 // Backend does the work behind the API; safety.Guard implements it.
 type Backend interface {
-	Apply(ctx context.Context, req *agentapi.RulesetRequest) (agentapi.ApplyResult, error)
+	// ApplyJSON decodes, checks and applies a PUT /ruleset body.
+	ApplyJSON(ctx context.Context, body []byte) (agentapi.ApplyResult, error)
 	Confirm(ctx context.Context, generation uint64) error
 	State(ctx context.Context) agentapi.State
 }
@@ -278,13 +276,9 @@ func (s *Server) putRuleset(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return bodyError(err)
 	}
-	req, err := DecodeRuleset(data)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), applyBudget)
 	defer cancel()
-	res, err := s.backend.Apply(ctx, req)
+	res, err := s.backend.ApplyJSON(ctx, data)
 	if err != nil {
 		return applyError(err)
 	}
@@ -340,43 +334,4 @@ func applyError(err error) error {
 		return &httpapi.HTTPError{Status: http.StatusInternalServerError, Code: "StateNotPersisted", Msg: "ruleset applied but not persisted; retry to persist", Err: err}
 	}
 	return err
-}
-
-// DecodeRuleset parses the body of PUT /ruleset. Versions are looked at
-// first, so a document from a newer controller gets "version N is not
-// supported" rather than an unknown-field error. The document is otherwise
-// decoded strictly: unknown fields and trailing data are errors. Every error
-// is an [*httpapi.HTTPError] with status 400. The digest, table and IR
-// structure are checked by the Backend (safety.CheckRequest), the one place
-// every apply passes.
-func DecodeRuleset(data []byte) (*agentapi.RulesetRequest, error) {
-	var head struct {
-		Version int `json:"version"`
-		Ruleset *struct {
-			Version int `json:"version"`
-		} `json:"ruleset"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, invalidJSON(err)
-	}
-	if head.Version != agentapi.Version {
-		return nil, httpapi.Errorf(http.StatusBadRequest, safety.CodeUnsupportedVersion, "protocol version %d is not supported (this agent speaks %d)", head.Version, agentapi.Version)
-	}
-	if head.Ruleset != nil && head.Ruleset.Version != nft.IRVersion {
-		return nil, httpapi.Errorf(http.StatusBadRequest, safety.CodeUnsupportedVersion, "ruleset IR version %d is not supported (this agent accepts %d)", head.Ruleset.Version, nft.IRVersion)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var req agentapi.RulesetRequest
-	if err := dec.Decode(&req); err != nil {
-		return nil, invalidJSON(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, httpapi.Errorf(http.StatusBadRequest, "InvalidContent", "invalid JSON: data after the document")
-	}
-	return &req, nil
-}
-
-func invalidJSON(err error) error {
-	return httpapi.Errorf(http.StatusBadRequest, "InvalidContent", "invalid JSON: %v", err)
 }
