@@ -58,7 +58,7 @@ func (s *Server) listRules(w http.ResponseWriter, snap *Snapshot, q query) error
 		case "log":
 			f.Log = boolParam(&e, name, p)
 		case "action":
-			switch v, _ := single(p); v {
+			switch v, _ := p.str(); v {
 			case "allow":
 				f.Action = fwrule.Allow
 			case "block":
@@ -142,17 +142,16 @@ func ruleFor(snap *Snapshot, id string) (*model.Rule, error) {
 	return r, nil
 }
 
-// ownerParam returns the first plain owner_uuid value and whether the
-// parameter was given at all.
-func ownerParam(q query) (string, bool) {
+// ownerParam returns owner_uuid as the route handlers of §6 and §7 see it:
+// whether it was given, and its value when it is one string (a list or a
+// map equals no owner).
+func ownerParam(q query) (owner string, isString, given bool) {
 	p, ok := q["owner_uuid"]
 	if !ok {
-		return "", false
+		return "", false, false
 	}
-	if len(p.values) > 0 {
-		return p.values[0], true
-	}
-	return "", true
+	v, isStr := p.str()
+	return v, isStr, true
 }
 
 // getRule answers GET /rules/{uuid} (§6).
@@ -161,7 +160,7 @@ func (s *Server) getRule(w http.ResponseWriter, snap *Snapshot, id string, q que
 	if err != nil {
 		return err
 	}
-	if owner, ok := ownerParam(q); ok && (r.Global || r.Owner != owner) {
+	if owner, isStr, given := ownerParam(q); given && (r.Global || !isStr || r.Owner != owner) {
 		return forbidden()
 	}
 	httpapi.WriteJSON(w, http.StatusOK, snap.ruleObject(r, nil))
@@ -174,14 +173,17 @@ func (s *Server) ruleVMs(w http.ResponseWriter, snap *Snapshot, id string, q que
 	if err != nil {
 		return err
 	}
-	owner, given := ownerParam(q)
-	if given && !r.Global && r.Owner != owner {
+	owner, isStr, given := ownerParam(q)
+	if given && !r.Global && (!isStr || r.Owner != owner) {
 		return forbidden()
 	}
-	if owner == "" {
+	if !given || (isStr && owner == "") {
 		return httpapi.Errorf(http.StatusConflict, "MissingParameter", `"owner_uuid" parameter required`)
 	}
-	fws := snap.Inventory.RuleVMs(r, owner)
+	var fws []*model.Firewall
+	if isStr {
+		fws = snap.Inventory.RuleVMs(r, owner)
+	}
 	out := make([]vmObject, len(fws))
 	for i, f := range fws {
 		out[i] = newVMObject(f)
@@ -200,8 +202,9 @@ func (s *Server) firewallRules(w http.ResponseWriter, snap *Snapshot, id string,
 	owner, hasOwner := "", false
 	for _, name := range sortedKeys(q) {
 		switch name {
+		case "uuid": // the path parameter wins over the query's
 		case "owner_uuid":
-			v, ok := single(q[name])
+			v, ok := q[name].str()
 			if !ok || !uuidRE.MatchString(v) {
 				e.add(name, "invalid UUID")
 			}
@@ -228,11 +231,11 @@ func (s *Server) firewallRules(w http.ResponseWriter, snap *Snapshot, id string,
 }
 
 type resolveBody struct {
-	Rules     []ruleObject   `json:"rules"`
-	Tags      map[string]any `json:"tags"`
-	VMs       []string       `json:"vms"`
-	AllVMs    bool           `json:"allVMs"`
-	OwnerUUID string         `json:"owner_uuid"`
+	Rules     []ruleObject `json:"rules"`
+	Tags      orderedMap   `json:"tags"`
+	VMs       []string     `json:"vms"`
+	AllVMs    bool         `json:"allVMs"`
+	OwnerUUID string       `json:"owner_uuid"`
 }
 
 // resolve answers POST /resolve (§9).
@@ -255,19 +258,14 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request, snap *Snapshot,
 	}
 	var vms []string
 	if v, ok := params["vms"]; ok {
-		vms = jsonUUIDs(&e, v)
+		vms = jsonUUIDs(&e, "vms", v)
 	}
 	tags := model.TagQuery{}
 	if v, ok := params["tags"]; ok {
 		tags = jsonTags(&e, v)
 	}
 	if v, ok := params["tag"]; ok {
-		str, isStr := v.(string)
-		p := &param{values: []string{str}}
-		if !isStr {
-			p = &param{list: true}
-		}
-		stringParam(&e, "tag", p)
+		stringParam(&e, "tag", jsonParam(v))
 	}
 	if v, ok := params["ips"]; ok {
 		addrList(&e, "ips", jsonParam(v))
@@ -283,16 +281,15 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request, snap *Snapshot,
 		return err
 	}
 	res := snap.Inventory.Resolve(owner, vms, tags)
-	body := resolveBody{Rules: make([]ruleObject, len(res.Rules)), Tags: map[string]any{}, VMs: res.VMs,
-		AllVMs: res.AllVMs, OwnerUUID: owner}
+	body := resolveBody{Rules: make([]ruleObject, len(res.Rules)), VMs: res.VMs, AllVMs: res.AllVMs, OwnerUUID: owner}
 	for i, rule := range res.Rules {
 		body.Rules[i] = snap.ruleObject(rule, nil)
 	}
 	for name, vals := range res.Tags {
 		if vals == nil {
-			body.Tags[name] = true
+			body.Tags = append(body.Tags, member{name, true})
 		} else {
-			body.Tags[name] = vals
+			body.Tags = append(body.Tags, member{name, vals})
 		}
 	}
 	if body.VMs == nil {
@@ -303,7 +300,9 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request, snap *Snapshot,
 }
 
 // resolveParams reads the JSON body of POST /resolve and merges in the
-// query string's parameters the body does not set (§1.3, §9.1).
+// query string's parameters the body does not set (§1.3, §9.1). An empty
+// body is {}; any other body must be application/json (415) and valid JSON
+// (400), and must hold an object (422).
 func resolveParams(w http.ResponseWriter, r *http.Request, q query) (map[string]any, error) {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
@@ -314,7 +313,7 @@ func resolveParams(w http.ResponseWriter, r *http.Request, q query) (map[string]
 		return nil, httpapi.Errorf(http.StatusBadRequest, "InvalidContent", "reading body: %v", err)
 	}
 	params := map[string]any{}
-	if len(bytes.TrimSpace(data)) > 0 {
+	if len(data) > 0 {
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || mt != "application/json" {
 			return nil, httpapi.Errorf(http.StatusUnsupportedMediaType, "UnsupportedMediaType", "request body must be application/json")
@@ -323,7 +322,7 @@ func resolveParams(w http.ResponseWriter, r *http.Request, q query) (map[string]
 		dec.UseNumber()
 		var v any
 		if err := dec.Decode(&v); err != nil || dec.More() {
-			detail := "trailing data"
+			detail := "unexpected data after the value"
 			if err != nil {
 				detail = err.Error()
 			}
@@ -351,33 +350,28 @@ func resolveParams(w http.ResponseWriter, r *http.Request, q query) (map[string]
 // queryValue turns a query parameter into the JSON-like value restify
 // would have put in req.params.
 func queryValue(p *param) any {
-	if p.isMap {
-		m := map[string]any{}
-		for _, k := range p.keys {
-			vs := p.byKey[k]
-			if len(vs) == 1 {
-				m[k] = vs[0]
-			} else {
-				l := make([]any, len(vs))
-				for i, v := range vs {
-					l[i] = v
-				}
-				m[k] = l
-			}
-		}
-		return m
-	}
-	if p.list {
-		l := make([]any, len(p.values))
-		for i, v := range p.values {
+	strs := func(vs []string) []any {
+		l := make([]any, len(vs))
+		for i, v := range vs {
 			l[i] = v
 		}
 		return l
 	}
-	if len(p.values) == 0 {
-		return ""
+	if p.isMap {
+		m := map[string]any{}
+		for _, k := range p.keys {
+			if vs := p.byKey[k]; p.keyList[k] {
+				m[k] = strs(vs)
+			} else {
+				m[k] = vs[0]
+			}
+		}
+		return m
 	}
-	return p.values[0]
+	if v, ok := p.str(); ok {
+		return v
+	}
+	return strs(p.values)
 }
 
 // jsonParam adapts a JSON value to a query-style param for the shared
@@ -400,18 +394,31 @@ func jsonParam(v any) *param {
 	return &param{isMap: true}
 }
 
-func jsonUUIDs(e *errs, v any) []string {
-	p := jsonParam(v)
-	if p.isMap {
-		e.add("vms", "must be an array of strings")
+// jsonUUIDs validates a JSON "string split on ',', or list" of UUIDs and
+// returns the valid ones, distinct. List items that are not strings are
+// checked as JavaScript would see them, as strings.
+func jsonUUIDs(e *errs, field string, v any) []string {
+	var p *param
+	switch t := v.(type) {
+	case string:
+		p = &param{values: []string{t}}
+	case []any:
+		p = &param{list: true, values: make([]string, len(t))}
+		for i, x := range t {
+			p.values[i] = jsString(x)
+		}
+	default:
+		e.add(field, "must be an array of strings")
 		return nil
 	}
-	valid := uuidList(e, "vms", p)
+	valid := uuidList(e, field, p)
 	slices.Sort(valid)
 	return slices.Compact(valid)
 }
 
-// jsonTags validates the "tags" object of /resolve into a query.
+// jsonTags validates the "tags" object of /resolve into a query: a value
+// is true (any value), a scalar (one value) or a list of scalars, each
+// compared as a string.
 func jsonTags(e *errs, v any) model.TagQuery {
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -429,13 +436,13 @@ func jsonTags(e *errs, v any) model.TagQuery {
 				q[name] = model.TagWant{Values: []string{"false"}}
 			}
 		case string, json.Number:
-			q[name] = model.TagWant{Values: []string{scalarText(t)}}
+			q[name] = model.TagWant{Values: []string{jsString(t)}}
 		case []any:
 			w := model.TagWant{Values: []string{}}
 			for _, x := range t {
 				switch x.(type) {
 				case string, json.Number, bool:
-					w.Values = append(w.Values, scalarText(x))
+					w.Values = append(w.Values, jsString(x))
 				default:
 					bad = true
 				}
@@ -451,20 +458,72 @@ func jsonTags(e *errs, v any) model.TagQuery {
 	return q
 }
 
-// scalarText gives a JSON scalar as the string it is compared as: numbers
-// in their shortest decimal form without exponent, as JavaScript's String.
-func scalarText(v any) string {
+// jsString gives a decoded JSON value as JavaScript's String() does.
+func jsString(v any) string {
 	switch t := v.(type) {
 	case string:
 		return t
 	case bool:
 		return strconv.FormatBool(t)
+	case nil:
+		return "null"
 	case json.Number:
 		f, err := t.Float64()
-		if err != nil {
-			return t.String()
+		if err != nil { // out of range: JavaScript has Infinity
+			if strings.HasPrefix(t.String(), "-") {
+				return "-Infinity"
+			}
+			return "Infinity"
 		}
-		return strconv.FormatFloat(f, 'f', -1, 64)
+		return jsNumber(f)
+	case []any:
+		parts := make([]string, len(t))
+		for i, x := range t {
+			if x != nil {
+				parts[i] = jsString(x)
+			}
+		}
+		return strings.Join(parts, ",")
 	}
-	return ""
+	return "[object Object]"
+}
+
+// jsNumber formats a finite number as ECMAScript's Number::toString: the
+// shortest round-trip digits, in plain decimal when the decimal exponent
+// is in [-6, 21), else in exponent form ("1e+21", "1.5e-7").
+func jsNumber(f float64) string {
+	if f == 0 {
+		return "0"
+	}
+	if f < 0 {
+		return "-" + jsNumber(-f)
+	}
+	mant, exp, _ := strings.Cut(strconv.FormatFloat(f, 'e', -1, 64), "e")
+	digits := strings.Replace(mant, ".", "", 1)
+	x, _ := strconv.Atoi(exp)
+	k, n := len(digits), x+1
+	switch {
+	case k <= n && n <= 21:
+		return digits + strings.Repeat("0", n-k)
+	case 0 < n && n <= 21:
+		return digits[:n] + "." + digits[n:]
+	case -6 < n && n <= 0:
+		return "0." + strings.Repeat("0", -n) + digits
+	}
+	sign := "+"
+	if n-1 < 0 {
+		sign = "-"
+	}
+	e := strconv.Itoa(abs(n - 1))
+	if k == 1 {
+		return digits + "e" + sign + e
+	}
+	return digits[:1] + "." + digits[1:] + "e" + sign + e
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }

@@ -6,7 +6,15 @@ import (
 	"sync"
 
 	"github.com/fwgit/fwgit/controller/api"
+	"github.com/fwgit/fwgit/controller/status"
 )
+
+// revisionRecord is what the controller's view also offers: the revision
+// record, which tells a failed first load from one still under way (/ping
+// reports "offline" rather than "initializing", §4).
+type revisionRecord interface {
+	Store() status.Store
+}
 
 // Mount returns the [api.Mount] that serves the FWAPI endpoints on the
 // controller's API listener from its current good revision. history reads
@@ -39,6 +47,11 @@ type follower struct {
 func (f *follower) snapshot() *Snapshot {
 	p := f.view.Policy()
 	if p == nil {
+		if rr, ok := f.view.(revisionRecord); ok {
+			if rev, err := rr.Store().Revision(); err == nil && rev.Current != "" && !rev.Valid {
+				f.s.LoadFailed()
+			}
+		}
 		return nil
 	}
 	f.mu.Lock()

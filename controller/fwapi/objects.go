@@ -7,7 +7,6 @@ import (
 
 	"github.com/fwgit/fwgit/controller/model"
 	"github.com/fwgit/fwgit/schema/fwrule"
-	v1 "github.com/fwgit/fwgit/schema/v1"
 )
 
 // ruleObject is the serialised rule of spec/fwapi.md §2.3, keys in order.
@@ -25,11 +24,11 @@ type ruleObject struct {
 
 // parsed is the optional "parsed" object of §2.4, keys in order.
 type parsed struct {
-	Action   string              `json:"action,omitempty"`
-	FromTags map[string]tagsSide `json:"fromtags,omitzero"`
-	Ports    []any               `json:"ports,omitempty"`
-	Protocol string              `json:"protocol,omitempty"`
-	ToTags   map[string]tagsSide `json:"totags,omitzero"`
+	Action   string     `json:"action,omitempty"`
+	FromTags orderedMap `json:"fromtags,omitzero"`
+	Ports    []any      `json:"ports,omitempty"`
+	Protocol string     `json:"protocol,omitempty"`
+	ToTags   orderedMap `json:"totags,omitzero"`
 }
 
 type tagsSide struct {
@@ -44,19 +43,50 @@ type portRange struct {
 
 // vmObject is the VM object of §2.2, keys in order.
 type vmObject struct {
-	Alias           string                 `json:"alias"`
-	FirewallEnabled bool                   `json:"firewall_enabled"`
-	IPs             []string               `json:"ips"`
-	OwnerUUID       string                 `json:"owner_uuid,omitempty"`
-	State           string                 `json:"state"`
-	Tags            map[string]v1.TagValue `json:"tags"`
-	UUID            string                 `json:"uuid"`
+	Alias           string     `json:"alias"`
+	FirewallEnabled bool       `json:"firewall_enabled"`
+	IPs             []string   `json:"ips"`
+	OwnerUUID       string     `json:"owner_uuid,omitempty"`
+	State           string     `json:"state"`
+	Tags            orderedMap `json:"tags"`
+	UUID            string     `json:"uuid"`
+}
+
+// member is one key of an [orderedMap].
+type member struct {
+	Key   string
+	Value any
+}
+
+// orderedMap is a JSON object whose keys are written sorted by UTF-16 code
+// units (spec/fwapi.md §2.5), as JavaScript sorts them; nil is {}.
+type orderedMap []member
+
+func (m orderedMap) MarshalJSON() ([]byte, error) {
+	sorted := slices.Clone(m)
+	slices.SortStableFunc(sorted, func(a, b member) int { return model.CompareUTF16(a.Key, b.Key) })
+	buf := []byte{'{'}
+	for i, kv := range sorted {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		k, err := json.Marshal(kv.Key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(kv.Value)
+		if err != nil {
+			return nil, err
+		}
+		buf = append(append(append(buf, k...), ':'), v...)
+	}
+	return append(buf, '}'), nil
 }
 
 func newVMObject(f *model.Firewall) vmObject {
-	tags := f.Tags
-	if tags == nil {
-		tags = map[string]v1.TagValue{}
+	tags := orderedMap{}
+	for name, v := range f.Tags {
+		tags = append(tags, member{name, v})
 	}
 	ips := f.AddrText
 	if ips == nil {
@@ -134,7 +164,7 @@ func portList(p *fwrule.Rule) []any {
 
 // sideTags builds fromtags/totags from a side's canonical tag list: a bare
 // tag swallows that name's values.
-func sideTags(side []fwrule.Target) map[string]tagsSide {
+func sideTags(side []fwrule.Target) orderedMap {
 	bare := map[string]bool{}
 	vals := map[string][]string{}
 	for _, t := range side {
@@ -147,26 +177,16 @@ func sideTags(side []fwrule.Target) map[string]tagsSide {
 			vals[t.Value] = append(vals[t.Value], t.TagValue)
 		}
 	}
-	out := map[string]tagsSide{}
+	out := orderedMap{}
 	for name := range bare {
-		out[name] = tagsSide{All: true, Values: []string{}}
+		out = append(out, member{name, tagsSide{All: true, Values: []string{}}})
 	}
 	for name, vs := range vals {
 		if bare[name] {
 			continue
 		}
 		slices.SortFunc(vs, model.CompareUTF16)
-		out[name] = tagsSide{Values: vs}
+		out = append(out, member{name, tagsSide{Values: vs}})
 	}
 	return out
-}
-
-// marshal encodes v; map keys come out sorted (encoding/json), which is the
-// order §2.5 asks for.
-func marshal(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return []byte(`{"code":"InternalError","message":"internal error"}`)
-	}
-	return b
 }

@@ -2,12 +2,14 @@ package fwapi
 
 import (
 	"cmp"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/fwgit/fwgit/controller/model"
 	"github.com/fwgit/fwgit/internal/httpapi"
@@ -24,59 +26,101 @@ type param struct {
 	// first appearance; isMap is set when there was any.
 	keys  []string
 	byKey map[string][]string
-	isMap bool
+	// keyList marks keys whose value is a list (repeated, or KEY[]).
+	keyList map[string]bool
+	isMap   bool
+}
+
+// str returns the parameter's value when it is one plain string.
+func (p *param) str() (string, bool) {
+	if p.isMap || p.list || len(p.values) != 1 {
+		return "", false
+	}
+	return p.values[0], true
 }
 
 type query map[string]*param
 
-// parseQuery splits a raw query string as restify's qs does for the forms
-// §1.4 specifies. Invalid percent-encoding answers 400.
-func parseQuery(raw string) (query, error) {
+// maxQueryParts is qs's parameterLimit: parts after the first 1000 are
+// ignored.
+const maxQueryParts = 1000
+
+// parseQuery splits a raw query string as restify 4's qs does for the forms
+// §1.4 specifies: parts split on "&", each at "]=" when present and at its
+// first "=" otherwise, "+" meaning a space, and percent-decoding that leaves
+// a half it cannot decode as it is. Parts with an empty name are dropped.
+func parseQuery(raw string) query {
 	q := query{}
 	if raw == "" {
-		return q, nil
+		return q
 	}
-	for part := range strings.SplitSeq(raw, "&") {
-		if part == "" {
+	parts := strings.Split(raw, "&")
+	if len(parts) > maxQueryParts {
+		parts = parts[:maxQueryParts]
+	}
+	for _, part := range parts {
+		pos := strings.Index(part, "]=")
+		if pos >= 0 {
+			pos++
+		} else {
+			pos = strings.IndexByte(part, '=')
+		}
+		k, v := part, ""
+		if pos >= 0 {
+			k, v = part[:pos], part[pos+1:]
+		}
+		name, val := qsDecode(k), qsDecode(v)
+		base, rest, bracket := strings.Cut(name, "[")
+		if base == "" {
 			continue
 		}
-		k, v, _ := strings.Cut(part, "=")
-		name, err := url.QueryUnescape(k)
-		if err != nil {
-			return nil, httpapi.Errorf(http.StatusBadRequest, "InvalidContent", "invalid query string")
-		}
-		val, err := url.QueryUnescape(v)
-		if err != nil {
-			return nil, httpapi.Errorf(http.StatusBadRequest, "InvalidContent", "invalid query string")
-		}
-		base, rest, bracket := strings.Cut(name, "[")
 		p := q[base]
 		if p == nil {
 			p = &param{}
 			q[base] = p
 		}
+		key, _, _ := strings.Cut(rest, "]")
 		switch {
 		case !bracket:
 			if len(p.values) > 0 {
 				p.list = true
 			}
 			p.values = append(p.values, val)
-		case rest == "]":
+		case key == "":
 			p.list = true
 			p.values = append(p.values, val)
 		default:
-			key, _, _ := strings.Cut(rest, "]")
 			if p.byKey == nil {
-				p.byKey = map[string][]string{}
+				p.byKey, p.keyList = map[string][]string{}, map[string]bool{}
 			}
-			if _, seen := p.byKey[key]; !seen {
+			if _, seen := p.byKey[key]; seen {
+				p.keyList[key] = true
+			} else {
 				p.keys = append(p.keys, key)
+			}
+			if strings.HasPrefix(rest[len(key)+1:], "[]") {
+				p.keyList[key] = true
 			}
 			p.byKey[key] = append(p.byKey[key], val)
 			p.isMap = true
 		}
 	}
-	return q, nil
+	return q
+}
+
+// qsDecode decodes one half of a query part as qs does: "+" is a space,
+// and a string that does not percent-decode to valid UTF-8 (JavaScript's
+// decodeURIComponent throws) is kept as it is.
+func qsDecode(s string) string {
+	s = strings.ReplaceAll(s, "+", " ")
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	d, err := url.PathUnescape(s)
+	if err != nil || !utf8.ValidString(d) {
+		return s
+	}
+	return d
 }
 
 // item is one entry of a 422 "errors" list.
@@ -135,18 +179,26 @@ func (e errs) err() error {
 	return &httpapi.HTTPError{Status: http.StatusUnprocessableEntity, Body: invalidBody{"InvalidParameters", msg, items}}
 }
 
-// splitItems returns the items of a string-or-list parameter, each string
-// split on ",".
-func splitItems(values []string) []string {
-	var out []string
-	for _, v := range values {
-		out = append(out, strings.Split(v, ",")...)
+// listItems returns the items of a "string split on ',', or a list"
+// parameter (restify-warden's arrayify): a single string is split on ",",
+// except that the empty string is the empty list; a list's items are taken
+// as they are, never split.
+func listItems(p *param) []string {
+	if v, ok := p.str(); ok {
+		if v == "" {
+			return []string{}
+		}
+		return strings.Split(v, ",")
 	}
-	return out
+	return p.values
 }
 
-// uuidList validates owner_uuid or vm style parameters: lower-case UUIDs.
-// Empty items are dropped; the result is non-nil when the parameter was given.
+// sortUTF16 sorts strings as JavaScript's default sort does.
+func sortUTF16(s []string) { slices.SortStableFunc(s, model.CompareUTF16) }
+
+// uuidList validates owner_uuid or vm style parameters: every item must be
+// a lower-case UUID. The bad items are reported distinct and sorted. The
+// result is the valid items, non-nil: an empty value gives the empty set.
 func uuidList(e *errs, field string, p *param) []string {
 	if p.isMap {
 		e.add(field, "must be an array of strings")
@@ -154,9 +206,8 @@ func uuidList(e *errs, field string, p *param) []string {
 	}
 	out := []string{}
 	var bad []string
-	for _, v := range splitItems(p.values) {
+	for _, v := range listItems(p) {
 		switch {
-		case v == "":
 		case uuidRE.MatchString(v):
 			out = append(out, v)
 		case !slices.Contains(bad, v):
@@ -164,7 +215,7 @@ func uuidList(e *errs, field string, p *param) []string {
 		}
 	}
 	if len(bad) > 0 {
-		slices.Sort(bad)
+		sortUTF16(bad)
 		e.add(field, "invalid UUID", bad...)
 	}
 	return out
@@ -180,20 +231,22 @@ func parseIP(s string) (netip.Addr, bool) {
 	return a, true
 }
 
-// addrList validates ip-style parameters; items are trimmed.
+// addrList validates ip-style parameters. Items are trimmed; the bad ones
+// are reported sorted and not de-duplicated, and an empty value (no items)
+// is reported as "Empty string".
 func addrList(e *errs, field string, p *param) []netip.Addr {
 	if p.isMap {
 		e.add(field, "must be a string")
 		return nil
 	}
+	items := listItems(p)
 	out := []netip.Addr{}
 	var bad []string
-	for _, v := range splitItems(p.values) {
-		v = strings.TrimSpace(v)
-		if v == "" {
-			bad = append(bad, "Empty string")
-			continue
-		}
+	if len(items) == 0 {
+		bad = append(bad, "Empty string")
+	}
+	for _, v := range items {
+		v = trimJS(v)
 		if a, ok := parseIP(v); ok {
 			out = append(out, a)
 		} else {
@@ -201,7 +254,7 @@ func addrList(e *errs, field string, p *param) []netip.Addr {
 		}
 	}
 	if len(bad) > 0 {
-		slices.Sort(bad)
+		sortUTF16(bad)
 		msg := "invalid IP"
 		if len(bad) > 1 {
 			msg = "invalid IPs"
@@ -211,24 +264,27 @@ func addrList(e *errs, field string, p *param) []netip.Addr {
 	return out
 }
 
-// parseSubnet accepts ADDR/LEN with LEN 8–32 (IPv4) or 8–128 (IPv6) and no
-// bits set after the prefix.
+// parseSubnet accepts ADDR/LEN: ADDR as for ip, LEN decimal and 8–32
+// (IPv4) or 8–128 (IPv6), and no bits set after the prefix.
 func parseSubnet(s string) (netip.Prefix, bool) {
 	addr, bits, ok := strings.Cut(s, "/")
-	if !ok || bits == "" {
+	if !ok || bits == "" || strings.Contains(bits, "/") {
 		return netip.Prefix{}, false
 	}
 	a, ok := parseIP(addr)
 	if !ok {
 		return netip.Prefix{}, false
 	}
+	n := 0
 	for _, c := range bits {
 		if c < '0' || c > '9' {
 			return netip.Prefix{}, false
 		}
+		if n < 1000 {
+			n = n*10 + int(c-'0')
+		}
 	}
-	n, err := strconv.Atoi(bits)
-	if err != nil || n < 8 || n > a.BitLen() {
+	if n < 8 || n > a.BitLen() {
 		return netip.Prefix{}, false
 	}
 	p := netip.PrefixFrom(a, n)
@@ -238,19 +294,21 @@ func parseSubnet(s string) (netip.Prefix, bool) {
 	return p, true
 }
 
+// subnetList validates subnet-style parameters, reporting bad items as
+// addrList does.
 func subnetList(e *errs, field string, p *param) []netip.Prefix {
 	if p.isMap {
 		e.add(field, "must be a string")
 		return nil
 	}
+	items := listItems(p)
 	out := []netip.Prefix{}
 	var bad []string
-	for _, v := range splitItems(p.values) {
-		v = strings.TrimSpace(v)
-		if v == "" {
-			bad = append(bad, "Empty string")
-			continue
-		}
+	if len(items) == 0 {
+		bad = append(bad, "Empty string")
+	}
+	for _, v := range items {
+		v = trimJS(v)
 		if s, ok := parseSubnet(v); ok {
 			out = append(out, s)
 		} else {
@@ -258,7 +316,7 @@ func subnetList(e *errs, field string, p *param) []netip.Prefix {
 		}
 	}
 	if len(bad) > 0 {
-		slices.Sort(bad)
+		sortUTF16(bad)
 		e.add(field, "Subnet must be in CIDR form", bad...)
 	}
 	return out
@@ -266,37 +324,47 @@ func subnetList(e *errs, field string, p *param) []netip.Prefix {
 
 // boolParam validates "true" or "false" exactly.
 func boolParam(e *errs, field string, p *param) *bool {
-	if p.isMap || p.list || len(p.values) != 1 || (p.values[0] != "true" && p.values[0] != "false") {
+	v, ok := p.str()
+	if !ok || (v != "true" && v != "false") {
 		e.add(field, "must be a boolean value")
 		return nil
 	}
-	b := p.values[0] == "true"
+	b := v == "true"
 	return &b
 }
 
-// single returns the parameter's value when it is one plain string.
-func single(p *param) (string, bool) {
-	if p.isMap || p.list || len(p.values) != 1 {
-		return "", false
-	}
-	return p.values[0], true
-}
+// maxStrLen is restify-warden's string limit, in UTF-16 code units.
+const maxStrLen = 64
 
-// stringParam validates a non-empty string of at most 64 characters.
+// stringParam validates a string of at most 64 UTF-16 code units that is
+// not all whitespace, in restify-warden's order of checks.
 func stringParam(e *errs, field string, p *param) (string, bool) {
-	v, ok := single(p)
+	v, ok := p.str()
 	switch {
 	case !ok:
 		e.add(field, "must be a string")
-	case len([]rune(v)) > 64:
-		e.add(field, "must not be longer than 64 characters")
-	case strings.TrimSpace(v) == "":
+	case len(utf16.Encode([]rune(v))) > maxStrLen:
+		e.add(field, fmt.Sprintf("must not be longer than %d characters", maxStrLen))
+	case trimJS(v) == "":
 		e.add(field, "must not be empty")
 	default:
 		return v, true
 	}
 	return "", false
 }
+
+// isJSSpace reports whether r is in JavaScript's \s class (which differs
+// from unicode.IsSpace: it has U+FEFF and lacks U+0085).
+func isJSSpace(r rune) bool {
+	switch r {
+	case '\t', '\n', '\v', '\f', '\r', ' ', 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF:
+		return true
+	}
+	return r >= 0x2000 && r <= 0x200A
+}
+
+// trimJS removes leading and trailing JavaScript whitespace.
+func trimJS(s string) string { return strings.TrimFunc(s, isJSSpace) }
 
 // sortedKeys returns the map's keys in sorted order.
 func sortedKeys[V any](m map[string]V) []string {

@@ -149,8 +149,9 @@ func (s *Server) loadState() LoadState {
 }
 
 // Paths are the patterns [Server.Register] mounts; everything under them is
-// answered by the server, unknown sub-paths with 404.
-var Paths = []string{"/ping", "/rules", "/rules/", "/firewalls/", "/resolve", "/updates"}
+// answered by the server, unknown sub-paths with 404. "/firewalls" is
+// there so that the mux does not redirect it to "/firewalls/".
+var Paths = []string{"/ping", "/rules", "/rules/", "/firewalls", "/firewalls/", "/resolve", "/updates"}
 
 // Register mounts the endpoints on mux.
 func (s *Server) Register(mux *http.ServeMux) {
@@ -165,41 +166,59 @@ func (s *Server) Handler() http.Handler {
 	return httpapi.Wrap(s.log, s.serve)
 }
 
+// Route kinds.
+const (
+	kindPing    = "ping"
+	kindRules   = "rules"
+	kindRule    = "rule"
+	kindRuleVMs = "rulevms"
+	kindFwVMs   = "fwvms"
+	kindResolve = "resolve"
+	kindUpdates = "updates"
+)
+
 // route is a matched path: its kind and its :uuid.
 type route struct {
-	kind  string // "ping", "rules", "rule", "rulevms", "fwvms", "resolve", "updates"
+	kind  string
 	uuid  string
 	allow string
 }
 
-func match(path string) (route, bool) {
-	switch path {
+// match routes an escaped path. Paths match exactly, segment by segment;
+// :uuid is one segment, percent-decoded.
+func match(escaped string) (route, bool) {
+	switch escaped {
 	case "/ping":
-		return route{kind: "ping", allow: "GET, HEAD"}, true
+		return route{kind: kindPing, allow: "GET, HEAD"}, true
 	case "/rules":
-		return route{kind: "rules", allow: "GET, HEAD"}, true
+		return route{kind: kindRules, allow: "GET, HEAD"}, true
 	case "/resolve":
-		return route{kind: "resolve", allow: "POST"}, true
+		return route{kind: kindResolve, allow: "POST"}, true
 	case "/updates":
-		return route{kind: "updates", allow: ""}, true
+		return route{kind: kindUpdates, allow: ""}, true
 	}
-	if rest, ok := strings.CutPrefix(path, "/rules/"); ok {
-		if id, ok := strings.CutSuffix(rest, "/vms"); ok && !strings.Contains(id, "/") {
-			return route{kind: "rulevms", uuid: id, allow: "GET, HEAD"}, true
-		}
-		if !strings.Contains(rest, "/") {
-			return route{kind: "rule", uuid: rest, allow: "GET, HEAD"}, true
-		}
+	seg := strings.Split(escaped, "/")[1:]
+	var kind string
+	switch {
+	case len(seg) == 2 && seg[0] == "rules":
+		kind = kindRule
+	case len(seg) == 3 && seg[0] == "rules" && seg[2] == "vms":
+		kind = kindRuleVMs
+	case len(seg) == 3 && seg[0] == "firewalls" && seg[1] == "vms":
+		kind, seg = kindFwVMs, seg[1:]
+	default:
+		return route{}, false
 	}
-	if rest, ok := strings.CutPrefix(path, "/firewalls/vms/"); ok && !strings.Contains(rest, "/") {
-		return route{kind: "fwvms", uuid: rest, allow: "GET, HEAD"}, true
+	id, err := url.PathUnescape(seg[1])
+	if err != nil {
+		return route{}, false
 	}
-	return route{}, false
+	return route{kind: kind, uuid: id, allow: "GET, HEAD"}, true
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
-	rt, ok := match(r.URL.Path)
-	if rt.kind != "ping" && s.cfg.Token != "" && !s.authorized(r) {
+	rt, ok := match(r.URL.EscapedPath())
+	if rt.kind != kindPing && s.cfg.Token != "" && !s.authorized(r) {
 		return &httpapi.HTTPError{Status: http.StatusUnauthorized, Code: "InvalidCredentials",
 			Msg: "missing or invalid bearer token", Header: http.Header{"Www-Authenticate": {"Bearer"}}}
 	}
@@ -209,7 +228,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkMethod(rt, r); err != nil {
 		return err
 	}
-	if rt.kind == "ping" {
+	if rt.kind == kindPing {
 		return s.ping(w)
 	}
 	snap := s.snapshot()
@@ -219,20 +238,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
 	if snap.Commit != "" {
 		w.Header().Set(HeaderRevision, snap.Commit)
 	}
-	q, err := parseQuery(r.URL.RawQuery)
-	if err != nil {
-		return err
-	}
+	q := parseQuery(r.URL.RawQuery)
 	switch rt.kind {
-	case "rules":
+	case kindRules:
 		return s.listRules(w, snap, q)
-	case "rule":
+	case kindRule:
 		return s.getRule(w, snap, rt.uuid, q)
-	case "rulevms":
+	case kindRuleVMs:
 		return s.ruleVMs(w, snap, rt.uuid, q)
-	case "fwvms":
+	case kindFwVMs:
 		return s.firewallRules(w, snap, rt.uuid, q)
-	case "resolve":
+	case kindResolve:
 		return s.resolve(w, r, snap, q)
 	}
 	return NotFound(r)
@@ -240,7 +256,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
 
 // NotFound is the FWAPI answer for an unknown path.
 func NotFound(r *http.Request) error {
-	return httpapi.Errorf(http.StatusNotFound, "ResourceNotFound", "%s does not exist", r.URL.Path)
+	return httpapi.Errorf(http.StatusNotFound, "ResourceNotFound", "%s does not exist", r.URL.EscapedPath())
 }
 
 func (s *Server) authorized(r *http.Request) bool {
@@ -248,22 +264,28 @@ func (s *Server) authorized(r *http.Request) bool {
 	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) == 1
 }
 
-// checkMethod answers 405 for methods a path does not allow: the read-only
-// body of §11.1 for writes on /rules… and /updates, the generic one otherwise.
+// checkMethod answers 405 for methods a path does not allow (§1.6, §11.1):
+// the read-only body for every method but GET and HEAD on /rules… and for
+// the write methods on /updates, the generic body otherwise.
 func (s *Server) checkMethod(rt route, r *http.Request) error {
-	allowed := r.Method == http.MethodGet || r.Method == http.MethodHead
-	if rt.kind == "resolve" {
+	var allowed, write bool
+	switch rt.kind {
+	case kindResolve:
 		allowed = r.Method == http.MethodPost
-	}
-	if rt.kind == "updates" {
-		allowed = false
+	case kindUpdates:
+		switch r.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+			write = true
+		}
+	default:
+		allowed = r.Method == http.MethodGet || r.Method == http.MethodHead
+		write = !allowed && (rt.kind == kindRules || rt.kind == kindRule || rt.kind == kindRuleVMs)
 	}
 	if allowed {
 		return nil
 	}
 	h := http.Header{"Allow": {rt.allow}}
-	switch rt.kind {
-	case "rules", "rule", "rulevms", "updates":
+	if write {
 		return &httpapi.HTTPError{Status: http.StatusMethodNotAllowed, Header: h, Body: s.readOnlyBody()}
 	}
 	return &httpapi.HTTPError{Status: http.StatusMethodNotAllowed, Code: "MethodNotAllowed",

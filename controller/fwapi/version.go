@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +28,58 @@ type fingerprint struct {
 	UUID        string `json:"uuid"`
 }
 
-func (f fingerprint) key() string { return string(marshal(f)) }
+// key is the fingerprint's compact JSON as JavaScript's JSON.stringify
+// writes it, keys in §2.3 order: unlike encoding/json it escapes neither
+// HTML characters nor U+2028 and U+2029. DirVersion hashes these bytes.
+func (f fingerprint) key() string {
+	var b strings.Builder
+	b.WriteByte('{')
+	if f.Description != "" {
+		b.WriteString(`"description":` + jsQuote(f.Description) + ",")
+	}
+	b.WriteString(`"enabled":` + strconv.FormatBool(f.Enabled))
+	if f.Global != nil && *f.Global {
+		b.WriteString(`,"global":true`)
+	}
+	b.WriteString(`,"log":` + strconv.FormatBool(f.Log))
+	if f.OwnerUUID != "" {
+		b.WriteString(`,"owner_uuid":` + jsQuote(f.OwnerUUID))
+	}
+	b.WriteString(`,"rule":` + jsQuote(f.Rule) + `,"uuid":` + jsQuote(f.UUID) + "}")
+	return b.String()
+}
+
+// jsQuote writes s as a JSON string the way JSON.stringify does.
+func jsQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			if r < 0x20 {
+				fmt.Fprintf(&b, `\u%04x`, r)
+			} else {
+				b.WriteRune(r)
+			}
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
 
 func newFingerprint(uuid, text, owner string, global, enabled, log bool, desc string) fingerprint {
 	fp := fingerprint{Description: desc, Enabled: enabled, Log: log, OwnerUUID: owner, Rule: text, UUID: uuid}

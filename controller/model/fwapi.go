@@ -81,7 +81,7 @@ func (inv *Inventory) RuleVMs(r *Rule, owner string) []*Firewall {
 			out = append(out, f)
 		}
 	}
-	slices.SortFunc(out, func(a, b *Firewall) int { return strings.Compare(a.UUID, b.UUID) })
+	slices.SortFunc(out, func(a, b *Firewall) int { return CompareUTF16(a.UUID, b.UUID) })
 	return out
 }
 
@@ -101,7 +101,7 @@ func (inv *Inventory) FirewallRules(f *Firewall) []*Rule {
 }
 
 func sortRulesByUUID(rs []*Rule) {
-	slices.SortFunc(rs, func(a, b *Rule) int { return strings.Compare(a.UUID, b.UUID) })
+	slices.SortFunc(rs, func(a, b *Rule) int { return CompareUTF16(a.UUID, b.UUID) })
 }
 
 // RuleFilter is the query of GET /rules (§5.2). A nil slice or pointer
@@ -338,7 +338,7 @@ func (inv *Inventory) Resolve(owner string, vms []string, tags TagQuery) Resolve
 	for v := range vmset {
 		res.VMs = append(res.VMs, v)
 	}
-	slices.Sort(res.VMs)
+	slices.SortFunc(res.VMs, CompareUTF16)
 	return res
 }
 
