@@ -34,7 +34,11 @@ type Deps struct {
 	// drift interval.
 	Clock safety.Clock
 	// Listener, when set, is served instead of listening on Config.Listen.
+	// Connections can queue on it before the persisted ruleset is restored.
 	Listener net.Listener
+	// Listen, when set and Listener is not, opens the listener on
+	// Config.Listen once the ruleset is restored (default net.Listen).
+	Listen func(network, address string) (net.Listener, error)
 }
 
 // Agent is a configured fwgit-agent.
@@ -129,8 +133,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	ln := a.deps.Listener
 	if ln == nil {
+		listen := a.deps.Listen
+		if listen == nil {
+			listen = net.Listen
+		}
 		var err error
-		if ln, err = net.Listen("tcp", a.cfg.Listen); err != nil {
+		if ln, err = listen("tcp", a.cfg.Listen); err != nil {
 			return fmt.Errorf("listening: %w", err)
 		}
 	}

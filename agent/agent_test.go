@@ -74,16 +74,25 @@ func run(t testing.TB, cfg agentconfig.Config, res *identity.InitResult, applier
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := New(cfg, Deps{Applier: applier, Log: log, Clock: clock, Listener: ln})
+	return runWith(t, cfg, res, Deps{Applier: applier, Clock: clock, Listener: ln}, ln.Addr().String(), nil)
+}
+
+// runWith runs the agent with deps, reached at addr, with the client
+// dialling through dial when it is set.
+func runWith(t testing.TB, cfg agentconfig.Config, res *identity.InitResult, deps Deps, addr string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *running {
+	t.Helper()
+	deps.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := New(cfg, deps)
 	if err != nil {
-		ln.Close()
+		if deps.Listener != nil {
+			deps.Listener.Close()
+		}
 		t.Fatalf("New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	tr := &http.Transport{TLSClientConfig: &tls.Config{
+	tr := &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{
 		InsecureSkipVerify: true, // replaced by the fingerprint pin below
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if got := identity.Fingerprint(cs.PeerCertificates[0].Raw); got != res.Fingerprint {
@@ -92,7 +101,7 @@ func run(t testing.TB, cfg agentconfig.Config, res *identity.InitResult, applier
 			return nil
 		},
 	}}
-	r := &running{t: t, base: "https://" + ln.Addr().String(), client: &http.Client{Transport: tr, Timeout: 10 * time.Second}, key: res.APIKey.Reveal()}
+	r := &running{t: t, base: "https://" + addr, client: &http.Client{Transport: tr, Timeout: 10 * time.Second}, key: res.APIKey.Reveal()}
 	stopped := false
 	r.stop = func() error {
 		if stopped {

@@ -30,6 +30,16 @@ const SSHPort = 22
 //
 // Chains on other hooks are left alone, and an empty ruleset (no table) stays
 // empty: with no table nothing is filtered.
+//
+// The output rule relies on connection tracking, which the kernel runs in a
+// namespace only while some rule uses it. A connection opened while no such
+// rule existed (before the agent's very first ruleset, or while our table
+// was deleted) is picked up mid-stream as "new", so under an output policy
+// of drop the reply on that one connection can be lost; the next connection
+// works. The agent restores its ruleset before it listens, so at boot every
+// connection is tracked from its first packet. Accepting all tcp to these
+// addresses instead would silently override outbound BLOCK rules whenever
+// ALLOWED_IPS is wide, so the narrower rule was chosen.
 type Failsafe struct {
 	APIPort    uint16
 	AllowedIPs []netip.Prefix
