@@ -87,7 +87,7 @@ package: ## build the fwgit-agent .deb and .rpm into dist/ with nfpm
 
 .PHONY: bench-agent
 bench-agent: ## agent benchmarks: unchanged re-apply, apply through the API, idle RSS
-	$(GO) test -run '^$$' -bench . -benchmem ./agent/...
+	$(GO) test -tags '$(TESTTAGS)' -run '^$$' -bench . -benchmem ./agent/...
 
 .PHONY: clean
 clean: ## remove build output
