@@ -7,15 +7,14 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/fwgit/fwgit/agent/agentconfig"
 )
 
 // bindSettings registers one flag per setting (--listen, --allowed-ips, …).
-func bindSettings(fs *pflag.FlagSet) {
+func bindSettings(cmd *cobra.Command) {
 	for _, k := range agentconfig.Keys() {
-		fs.String(k.Flag, "", k.Usage+" ("+k.Name+")")
+		cmd.Flags().String(k.Flag, "", k.Usage+" ("+k.Name+")")
 	}
 }
 

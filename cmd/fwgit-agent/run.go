@@ -38,6 +38,6 @@ environment variables of the same names, then flags.`,
 			return a.Run(cmd.Context())
 		},
 	}
-	bindSettings(cmd.Flags())
+	bindSettings(cmd)
 	return cmd
 }
