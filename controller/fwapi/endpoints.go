@@ -321,12 +321,12 @@ func resolveParams(w http.ResponseWriter, r *http.Request, q query) (map[string]
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.UseNumber()
 		var v any
-		if err := dec.Decode(&v); err != nil || dec.More() {
-			detail := "unexpected data after the value"
-			if err != nil {
-				detail = err.Error()
-			}
-			return nil, httpapi.Errorf(http.StatusBadRequest, "InvalidContent", "Invalid JSON: %s", detail)
+		err = dec.Decode(&v)
+		if err == nil && len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) > 0 {
+			err = errors.New("unexpected data after the value")
+		}
+		if err != nil {
+			return nil, httpapi.Errorf(http.StatusBadRequest, "InvalidContent", "Invalid JSON: %v", err)
 		}
 		switch t := v.(type) {
 		case nil:

@@ -153,7 +153,7 @@ func (e *errs) unknown(names []string) {
 	if len(names) == 0 {
 		return
 	}
-	slices.Sort(names)
+	sortUTF16(names)
 	*e = append(*e, item{Field: names, Code: "UnknownParameters", Message: "Unknown parameters: " + strings.Join(names, ", ")})
 }
 
