@@ -423,7 +423,9 @@ func TestMethodsAndPaths(t *testing.T) {
 	}
 }
 
-var cmpEmpty = cmp.Comparer(func(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") && len(a) == len(b) })
+var cmpEmpty = cmp.Comparer(func(a, b []string) bool {
+	return strings.Join(a, "\x00") == strings.Join(b, "\x00") && len(a) == len(b)
+})
 
 // TestGateAndPing covers §1.1, §4 and checklist items 1, 2 and 29.
 func TestGateAndPing(t *testing.T) {
