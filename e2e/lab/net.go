@@ -262,15 +262,32 @@ const cutTable = "fwgit_lab_cut"
 // apply travel over a kept-alive connection, while its confirm needs a new
 // one, as commit-confirm intends. [Lab.Reconnect] undoes it.
 func (l *Lab) BlockNewConnections(ctx context.Context, fw *Firewall) error {
+	return l.cut(ctx, []*Firewall{fw}, "tcp flags & (syn | ack) == syn ")
+}
+
+// Isolate drops, on the bridge, every packet between the controller and
+// the firewalls fws, both ways. [Lab.Reconnect] undoes it.
+func (l *Lab) Isolate(ctx context.Context, fws ...*Firewall) error {
+	return l.cut(ctx, fws, "")
+}
+
+func (l *Lab) cut(ctx context.Context, fws []*Firewall, match string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "table bridge %s {\n\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n", cutTable)
-	for _, c := range l.CtlAddrs {
-		for _, a := range fw.Addrs {
-			switch {
-			case c.Is4() && a.Is4():
-				fmt.Fprintf(&b, "\t\tip saddr %s ip daddr %s tcp flags & (syn | ack) == syn counter drop\n", c, a)
-			case c.Is6() && a.Is6():
-				fmt.Fprintf(&b, "\t\tip6 saddr %s ip6 daddr %s tcp flags & (syn | ack) == syn counter drop\n", c, a)
+	for _, fw := range fws {
+		for _, c := range l.CtlAddrs {
+			for _, a := range fw.Addrs {
+				fam := "ip"
+				if a.Is6() {
+					fam = "ip6"
+				}
+				if c.Is4() != a.Is4() {
+					continue
+				}
+				fmt.Fprintf(&b, "\t\t%s saddr %s %s daddr %s %scounter drop\n", fam, c, fam, a, match)
+				if match == "" {
+					fmt.Fprintf(&b, "\t\t%s saddr %s %s daddr %s counter drop\n", fam, a, fam, c)
+				}
 			}
 		}
 	}
