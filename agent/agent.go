@@ -16,6 +16,7 @@ import (
 
 	"github.com/fwgit/fwgit/agent/agentconfig"
 	"github.com/fwgit/fwgit/agent/dataplane"
+	"github.com/fwgit/fwgit/agent/pull"
 	"github.com/fwgit/fwgit/agent/safety"
 	"github.com/fwgit/fwgit/agent/server"
 	"github.com/fwgit/fwgit/internal/agentapi"
@@ -39,6 +40,11 @@ type Deps struct {
 	// Listen, when set and Listener is not, opens the listener on
 	// Config.Listen once the ruleset is restored (default net.Listen).
 	Listen func(network, address string) (net.Listener, error)
+	// PullDir, when it holds an enrollment (`fwgit-agent enroll`), makes
+	// the agent also dial the controller there: it long-polls its desired
+	// ruleset over mutual TLS and reports its state (pull mode, for agents
+	// the controller cannot reach).
+	PullDir string
 }
 
 // Agent is a configured fwgit-agent.
@@ -146,6 +152,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.srv.Serve(ctx, ln, a.cert) })
 	g.Go(func() error { return a.driftLoop(ctx) })
+	if a.deps.PullDir != "" && pull.Enrolled(a.deps.PullDir) {
+		l, err := pull.New(pull.Config{Dir: a.deps.PullDir, Log: a.log.With("component", "pull")}, a.guard)
+		if err != nil {
+			return fmt.Errorf("pull mode: %w", err)
+		}
+		a.log.Info("pull mode: following the controller", "dir", a.deps.PullDir)
+		g.Go(func() error { return l.Run(ctx) })
+	}
 	return g.Wait()
 }
 

@@ -1,7 +1,7 @@
 // Command fwgit-agent runs on every firewall: it serves the agent API over
 // HTTPS and applies rulesets to its own nftables table. Subcommands: init
 // (credentials and env file), run (the daemon), status (local state),
-// fingerprint (the certificate pin) and version. main is wiring only; the
+// fingerprint (the certificate pin), enroll (pull mode) and version. main is wiring only; the
 // agent lives in package agent.
 package main
 
@@ -42,9 +42,7 @@ func run() int {
 		newStatusCmd(envFile),
 		newFingerprintCmd(envFile),
 		newVersionCmd(),
-		// Pull mode adds newEnrollCmd(envFile) here: `fwgit-agent enroll
-		// TOKEN` generates a key and CSR with package identity and writes
-		// the controller URL and the signed certificate next to agent.env.
+		newEnrollCmd(envFile),
 	)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +32,7 @@ environment variables of the same names, then flags.`,
 				return err
 			}
 			defer applier.Close()
-			a, err := agent.New(cfg, agent.Deps{Applier: applier, Log: log})
+			a, err := agent.New(cfg, agent.Deps{Applier: applier, Log: log, PullDir: filepath.Dir(*envFile)})
 			if err != nil {
 				return err
 			}
