@@ -527,3 +527,41 @@ func TestAuth(t *testing.T) {
 		t.Errorf("GET /rules with the token before a load = %d", a.status)
 	}
 }
+
+// TestQueryForms covers §1.4: what each query-string form gives, as
+// restify would put it in req.params.
+func TestQueryForms(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want map[string]any
+	}{
+		{"", map[string]any{}},
+		{"ip=a", map[string]any{"ip": "a"}},
+		{"ip=a&ip=b", map[string]any{"ip": []any{"a", "b"}}},
+		{"ip[]=a", map[string]any{"ip": []any{"a"}}},
+		{"ip=a&ip[]=b", map[string]any{"ip": []any{"a", "b"}}},
+		{"ip=a,b", map[string]any{"ip": "a,b"}},
+		{"tag[role]=db", map[string]any{"tag": map[string]any{"role": "db"}}},
+		{"tag[role]=db&tag[role]=www&tag[env]=", map[string]any{"tag": map[string]any{"role": []any{"db", "www"}, "env": ""}}},
+		{"tag[role][]=db", map[string]any{"tag": map[string]any{"role": []any{"db"}}}},
+		{"tag[a=b]=c", map[string]any{"tag": map[string]any{"a=b": "c"}}},
+		{"tag[a+b]=c+d&x+y=%2B", map[string]any{"tag": map[string]any{"a b": "c d"}, "x y": "+"}},
+		{"a=%zz&b=%C3%A9&c=%C3&d=%E2%82", map[string]any{"a": "%zz", "b": "\u00e9", "c": "%C3", "d": "%E2%82"}},
+		{"a&b=&&=x&=", map[string]any{"a": "", "b": ""}},
+		{"a=1=2", map[string]any{"a": "1=2"}},
+	}
+	for _, tc := range tests {
+		got := map[string]any{}
+		for name, p := range parseQuery(tc.raw) {
+			got[name] = queryValue(p)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("parseQuery(%q) (-want +got):\n%s", tc.raw, diff)
+		}
+	}
+	// Parts after the first 1000 are ignored, as qs's parameterLimit does.
+	raw := strings.Repeat("a=1&", maxQueryParts) + "b=2"
+	if q := parseQuery(raw); q["b"] != nil || len(q["a"].values) != maxQueryParts {
+		t.Errorf("parseQuery of %d parts kept b or lost a", maxQueryParts+1)
+	}
+}

@@ -200,6 +200,13 @@ func TestListRulesFilters(t *testing.T) {
 	}
 }
 
+// invalid is the 422 body holding items, in the given order.
+func invalid(items ...string) string {
+	return `{"code":"InvalidParameters","message":"Invalid parameters","errors":[` + strings.Join(items, ",") + `]}`
+}
+
+const protocol409 = `{"code":"InvalidArgument","message":"Invalid value for protocol: must be one of: tcp, udp, icmp, icmp6, ah, esp"}`
+
 func TestListRulesErrors(t *testing.T) {
 	s, _ := newTestServer(t, Config{Repository: "dir"})
 	h := s.Handler()
@@ -221,6 +228,63 @@ func TestListRulesErrors(t *testing.T) {
 		{"fields=parsed.nope", 422, `{"code":"InvalidParameters","message":"Invalid parameters","errors":[{"field":"fields","code":"InvalidParameter","message":"unknown field specified"}]}`},
 		{"protocol=gre", 409, `{"code":"InvalidArgument","message":"Invalid value for protocol: must be one of: tcp, udp, icmp, icmp6, ah, esp"}`},
 		{"protocol=%20", 422, `{"code":"InvalidParameters","message":"Invalid parameters","errors":[{"field":"protocol","code":"InvalidParameter","message":"must not be empty"}]}`},
+
+		// ip and subnet: trimmed items; bad ones sorted, not de-duplicated;
+		// "Empty string" only for an empty value; list items are not split.
+		{"ip=1.2.3.4,,x", 422, invalid(`{"field":"ip","code":"InvalidParameter","message":"invalid IPs","invalid":["","x"]}`)},
+		{"ip=x&ip=x", 422, invalid(`{"field":"ip","code":"InvalidParameter","message":"invalid IPs","invalid":["x","x"]}`)},
+		{"ip=b&ip=1.2.3.4,1.2.3.5", 422, invalid(`{"field":"ip","code":"InvalidParameter","message":"invalid IPs","invalid":["1.2.3.4,1.2.3.5","b"]}`)},
+		{"ip[]=", 422, invalid(`{"field":"ip","code":"InvalidParameter","message":"invalid IP","invalid":[""]}`)},
+		{"ip=%20x%20,01.2.3.4", 422, invalid(`{"field":"ip","code":"InvalidParameter","message":"invalid IPs","invalid":["01.2.3.4","x"]}`)},
+		{"ip=fe80::1%25eth0", 422, invalid(`{"field":"ip","code":"InvalidParameter","message":"invalid IP","invalid":["fe80::1%eth0"]}`)},
+		{"ip=10.0.0.0/8", 422, invalid(`{"field":"ip","code":"InvalidParameter","message":"invalid IP","invalid":["10.0.0.0/8"]}`)},
+		{"ip[k]=1.2.3.4", 422, invalid(`{"field":"ip","code":"InvalidParameter","message":"must be a string"}`)},
+		{"subnet=", 422, invalid(`{"field":"subnet","code":"InvalidParameter","message":"Subnet must be in CIDR form","invalid":["Empty string"]}`)},
+		{"subnet=10.0.0.0/7,fd00::/129,10.0.0.0/33,10.0.0.0/x,10.0.0.0/8/8,10.0.0.0", 422, invalid(`{"field":"subnet","code":"InvalidParameter","message":"Subnet must be in CIDR form","invalid":["10.0.0.0","10.0.0.0/33","10.0.0.0/7","10.0.0.0/8/8","10.0.0.0/x","fd00::/129"]}`)},
+		{"subnet[k]=10.0.0.0/8", 422, invalid(`{"field":"subnet","code":"InvalidParameter","message":"must be a string"}`)},
+		// owner_uuid and vm: distinct bad items; an empty item is bad.
+		{"owner_uuid=a,,a", 422, invalid(`{"field":"owner_uuid","code":"InvalidParameter","message":"invalid UUID","invalid":["","a"]}`)},
+		{"owner_uuid=" + ownerO + ",", 422, invalid(`{"field":"owner_uuid","code":"InvalidParameter","message":"invalid UUID","invalid":[""]}`)},
+		{"vm=" + strings.ToUpper(jumpFW), 422, invalid(`{"field":"vm","code":"InvalidParameter","message":"invalid UUID","invalid":["` + strings.ToUpper(jumpFW) + `"]}`)},
+		{"vm=" + jumpFW + "," + apiFW + "&vm=" + jumpFW, 422, invalid(`{"field":"vm","code":"InvalidParameter","message":"invalid UUID","invalid":["` + jumpFW + "," + apiFW + `"]}`)},
+		{"vm[k]=" + jumpFW, 422, invalid(`{"field":"vm","code":"InvalidParameter","message":"must be an array of strings"}`)},
+		// Booleans and action.
+		{"enabled=TRUE", 422, invalid(`{"field":"enabled","code":"InvalidParameter","message":"must be a boolean value"}`)},
+		{"global=true&global=true", 422, invalid(`{"field":"global","code":"InvalidParameter","message":"must be a boolean value"}`)},
+		{"log=", 422, invalid(`{"field":"log","code":"InvalidParameter","message":"must be a boolean value"}`)},
+		{"action=ALLOW", 422, invalid(`{"field":"action","code":"InvalidParameter","message":"action must be \"block\" or \"allow\""}`)},
+		// protocol: string, length in UTF-16 units, JavaScript whitespace;
+		// 409 only when nothing else is wrong.
+		{"protocol=a&protocol=b", 422, invalid(`{"field":"protocol","code":"InvalidParameter","message":"must be a string"}`)},
+		{"protocol=" + strings.Repeat("x", 65), 422, invalid(`{"field":"protocol","code":"InvalidParameter","message":"must not be longer than 64 characters"}`)},
+		{"protocol=" + strings.Repeat("%F0%9F%98%80", 33), 422, invalid(`{"field":"protocol","code":"InvalidParameter","message":"must not be longer than 64 characters"}`)},
+		{"protocol=" + strings.Repeat("%E2%82%AC", 64), 409, protocol409},
+		{"protocol=%E2%80%83%EF%BB%BF+", 422, invalid(`{"field":"protocol","code":"InvalidParameter","message":"must not be empty"}`)},
+		{"protocol=%C2%85", 409, protocol409},
+		{"protocol=gre&ip=x", 422, invalid(`{"field":"ip","code":"InvalidParameter","message":"invalid IP","invalid":["x"]}`)},
+		{"protocol=gre&bogus=1", 422, invalid(`{"field":["bogus"],"code":"UnknownParameters","message":"Unknown parameters: bogus"}`)},
+		{"protocol=tcp%20", 409, protocol409},
+		// fields.
+		{"fields[k]=parsed.action", 422, invalid(`{"field":"fields","code":"InvalidParameter","message":"must be an array of strings"}`)},
+		{"fields=parsed.action,parsed.ports", 422, invalid(`{"field":"fields","code":"InvalidParameter","message":"unknown field specified"}`)},
+		{"fields=", 422, invalid(`{"field":"fields","code":"InvalidParameter","message":"unknown field specified"}`)},
+		{"fields=parsed.action&fields=parsed.ports&fields=parsed.tags&fields=parsed.protocol&fields=nope", 422, invalid(`{"field":"fields","code":"InvalidParameter","message":"can only specify a maximum of 4 fields"}`)},
+		// Unknown names: the part before "[", sorted by UTF-16 code units;
+		// items sorted by field, an array field compared joined with ",".
+		{"z=1&a[k]=1&action=x", 422, invalid(`{"field":["a","z"],"code":"UnknownParameters","message":"Unknown parameters: a, z"}`,
+			`{"field":"action","code":"InvalidParameter","message":"action must be \"block\" or \"allow\""}`)},
+		{"%EF%BC%A1=1&%F0%9F%98%80=1&uuid=x", 422, invalid(`{"field":["uuid","` + "\U0001F600" + `","` + "\uff21" + `"],"code":"UnknownParameters","message":"Unknown parameters: uuid, ` + "\U0001F600" + `, ` + "\uff21" + `"}`)},
+		{"subnet=x&owner_uuid=y&enabled=z&action=q&tag[x]=1&wildcard[y]=2", 422, invalid(
+			`{"field":"action","code":"InvalidParameter","message":"action must be \"block\" or \"allow\""}`,
+			`{"field":"enabled","code":"InvalidParameter","message":"must be a boolean value"}`,
+			`{"field":"owner_uuid","code":"InvalidParameter","message":"invalid UUID","invalid":["y"]}`,
+			`{"field":"subnet","code":"InvalidParameter","message":"Subnet must be in CIDR form","invalid":["x"]}`)},
+		// Query-string decoding: "+" is a space, bad escapes stay as written.
+		{"ip=a+b", 422, invalid(`{"field":"ip","code":"InvalidParameter","message":"invalid IP","invalid":["a b"]}`)},
+		{"ip=%zz", 422, invalid(`{"field":"ip","code":"InvalidParameter","message":"invalid IP","invalid":["%zz"]}`)},
+		{"ip=%C3", 422, invalid(`{"field":"ip","code":"InvalidParameter","message":"invalid IP","invalid":["%C3"]}`)},
+		{"i%70=%E2%82%AC", 422, invalid(`{"field":"ip","code":"InvalidParameter","message":"invalid IP","invalid":["` + "\u20ac" + `"]}`)},
+		{"ip", 422, invalid(`{"field":"ip","code":"InvalidParameter","message":"invalid IP","invalid":["Empty string"]}`)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.query, func(t *testing.T) {
