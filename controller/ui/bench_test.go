@@ -89,3 +89,23 @@ func BenchmarkTrace(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRuleWarnings is the first Rule page after a new revision on the
+// 1,000-firewall policy: the planner's warnings for the whole revision,
+// which later Rule pages reuse.
+func BenchmarkRuleWarnings(b *testing.B) {
+	pol := fleet1000(b)
+	st := syncedStore(b, pol)
+	target := "/ui/rules/" + pol.Inventory.Rules[0].UUID
+	b.Run("cold", func(b *testing.B) {
+		for b.Loop() {
+			serve(b, New(Deps{Policy: fixedPolicy{pol}, Status: st}), target)
+		}
+	})
+	h := New(Deps{Policy: fixedPolicy{pol}, Status: st})
+	b.Run("warm", func(b *testing.B) {
+		for b.Loop() {
+			serve(b, h, target)
+		}
+	})
+}

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -211,5 +210,3 @@ func ruleUUID(t testing.TB, pol *api.Policy, name string) string {
 	t.Fatalf("no rule %s", name)
 	return ""
 }
-
-func fmtRows(n int) string { return fmt.Sprint(n) }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -481,10 +482,7 @@ func TestOverviewFilterSortPage(t *testing.T) {
 	mustContain(t, "sorted overview", body, `aria-sort="ascending"><a href="/ui/?cond=Stalled&amp;dir=desc&amp;sort=mode">Agent <span class="arrow">▲</span>`)
 }
 
-func pad3(i int) string {
-	s := "00" + fmtRows(i)
-	return s[len(s)-3:]
-}
+func pad3(i int) string { return fmt.Sprintf("%03d", i) }
 
 func TestRecorder(t *testing.T) {
 	rc := NewRecorder(2)
