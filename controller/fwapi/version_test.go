@@ -1,6 +1,8 @@
 package fwapi
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -137,5 +139,25 @@ func TestDirVersion(t *testing.T) {
 	}
 	if DirVersion("a") == DirVersion("b") {
 		t.Errorf("DirVersion does not depend on the fingerprint")
+	}
+	// The fingerprint is JSON.stringify's compact form, keys in §2.3 order:
+	// no HTML or U+2028 escapes, control characters as \uXXXX.
+	tests := []struct {
+		fp   fingerprint
+		want string
+	}{
+		{newFingerprint("u", `FROM tag "a<b" TO any ALLOW tcp PORT 1`, "", true, true, false, "x & y\u2028\x01\t"),
+			`{"description":"x & y` + "\u2028" + `\u0001\t","enabled":true,"global":true,"log":false,"rule":"FROM tag \"a<b\" TO any ALLOW tcp PORT 1","uuid":"u"}`},
+		{newFingerprint("u", "r", "o", false, false, true, ""), `{"enabled":false,"log":true,"owner_uuid":"o","rule":"r","uuid":"u"}`},
+	}
+	for _, tc := range tests {
+		if got := tc.fp.key(); got != tc.want {
+			t.Errorf("fingerprint = %s, want %s", got, tc.want)
+		}
+	}
+	sum := sha256.Sum256([]byte(`{"enabled":false,"log":true,"owner_uuid":"o","rule":"r","uuid":"u"}`))
+	n := (uint32(sum[0])<<16 | uint32(sum[1])<<8 | uint32(sum[2])) % 1000000
+	if got, want := DirVersion(tests[1].fp.key()), fmt.Sprintf("0.%06d", n); got != want {
+		t.Errorf("DirVersion = %s, want %s", got, want)
 	}
 }
