@@ -64,27 +64,37 @@ func Firewall(inv *model.Inventory, fw *model.Firewall) *nft.Ruleset {
 // All compiles every firewall of inv, keyed by firewall name.
 func All(inv *model.Inventory) map[string]*nft.Ruleset {
 	c := newCompiler(inv)
+	var rules []*model.Rule
+	for _, r := range inv.Rules {
+		if usable(r) {
+			rules = append(rules, r)
+		}
+	}
+	// Walking the rules in each chain's precedence order builds every
+	// firewall's lists already sorted.
 	in := make([][]*ruleCode, len(inv.Firewalls))
 	out := make([][]*ruleCode, len(inv.Firewalls))
-	for _, r := range inv.Rules {
-		if !usable(r) {
-			continue
+	for _, inbound := range []bool{true, false} {
+		order := slices.Clone(rules)
+		slices.SortStableFunc(order, func(a, b *model.Rule) int { return Precedence(a, b, inbound) })
+		lists, mine := out, func(r *model.Rule) []fwrule.Target { return r.Parsed.From }
+		if inbound {
+			lists, mine = in, func(r *model.Rule) []fwrule.Target { return r.Parsed.To }
 		}
-		var rc *ruleCode
-		get := func() *ruleCode {
-			if rc == nil {
-				rc = c.code(r)
+		for _, r := range order {
+			fws := c.side(r, mine(r))
+			if len(fws) == 0 {
+				continue
 			}
-			return rc
-		}
-		for _, f := range c.side(r, r.Parsed.To) {
-			if f.Enabled {
-				in[c.idx[f]] = append(in[c.idx[f]], get())
+			rc := c.code(r)
+			if (inbound && len(rc.in) == 0) || (!inbound && len(rc.out) == 0) {
+				continue
 			}
-		}
-		for _, f := range c.side(r, r.Parsed.From) {
-			if f.Enabled {
-				out[c.idx[f]] = append(out[c.idx[f]], get())
+			for _, f := range fws {
+				if f.Enabled {
+					i := c.idx[f]
+					lists[i] = append(lists[i], rc)
+				}
 			}
 		}
 	}
@@ -129,6 +139,14 @@ type compiler struct {
 	inv   *model.Inventory
 	idx   map[*model.Firewall]int
 	codes map[*model.Rule]*ruleCode
+	sides map[string]*addrSide
+	// sets are the named sets of user rules, numbered by setIDs;
+	// setStamp marks those already taken by the firewall being
+	// assembled (stamp == gen).
+	sets     []nft.Set
+	setID    map[string]int
+	setStamp []uint32
+	gen      uint32
 }
 
 func newCompiler(inv *model.Inventory) *compiler {
@@ -136,6 +154,8 @@ func newCompiler(inv *model.Inventory) *compiler {
 		inv:   inv,
 		idx:   make(map[*model.Firewall]int, len(inv.Firewalls)),
 		codes: map[*model.Rule]*ruleCode{},
+		sides: map[string]*addrSide{},
+		setID: map[string]int{},
 	}
 	for i, f := range inv.Firewalls {
 		c.idx[f] = i
@@ -168,10 +188,13 @@ func (c *compiler) rulesOf(fw *model.Firewall) (in, out []*ruleCode) {
 
 func (c *compiler) firewall(fw *model.Firewall) *nft.Ruleset {
 	in, out := c.rulesOf(fw)
+	sortCodes(in, true)
+	sortCodes(out, false)
 	return c.assemble(fw, in, out)
 }
 
-// assemble builds the ruleset of fw from the compiled rules on each side.
+// assemble builds the ruleset of fw from the compiled rules of each chain,
+// given in precedence order.
 func (c *compiler) assemble(fw *model.Firewall, in, out []*ruleCode) *nft.Ruleset {
 	if !fw.Enabled {
 		return Empty()
@@ -184,18 +207,37 @@ func (c *compiler) assemble(fw *model.Firewall, in, out []*ruleCode) *nft.Rulese
 			}
 		}
 	}
-	input := builtinInput(c.inv.Settings.AgentPort, c.inv.Settings.ControllerAddresses, fw.Management, addSets)
-	output := builtinOutput()
-
-	sortCodes(in, true)
+	builtIn := builtinInput(c.inv.Settings.AgentPort, c.inv.Settings.ControllerAddresses, fw.Management, addSets)
+	builtOut := builtinOutput()
+	nIn, nOut := len(builtIn), len(builtOut)
+	for _, rc := range in {
+		nIn += len(rc.in)
+	}
+	for _, rc := range out {
+		nOut += len(rc.out)
+	}
+	input := append(make([]nft.Rule, 0, nIn), builtIn...)
+	output := append(make([]nft.Rule, 0, nOut), builtOut...)
+	c.gen++
+	var userSets []int
+	take := func(ids []int) {
+		for _, id := range ids {
+			if c.setStamp[id] != c.gen {
+				c.setStamp[id] = c.gen
+				userSets = append(userSets, id)
+			}
+		}
+	}
 	for _, rc := range in {
 		input = append(input, rc.in...)
-		addSets(rc.inSets)
+		take(rc.inSets)
 	}
-	sortCodes(out, false)
 	for _, rc := range out {
 		output = append(output, rc.out...)
-		addSets(rc.outSets)
+		take(rc.outSets)
+	}
+	for _, id := range userSets {
+		addSets([]nft.Set{c.sets[id]})
 	}
 	rs := &nft.Ruleset{
 		Version: nft.IRVersion,
@@ -335,6 +377,9 @@ func splitFamilies(ps []netip.Prefix) (v4, v6 group) {
 // in a set even when their addresses happen to be adjacent.
 func addrMatch(f nft.Family, g group, what string) (*nft.AddrMatch, *nft.Set) {
 	ps := g.prefixes
+	if len(ps) == 0 {
+		return nil, nil
+	}
 	if g.members <= MaxInline {
 		return &nft.AddrMatch{Prefixes: ps}, nil
 	}

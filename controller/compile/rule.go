@@ -16,9 +16,10 @@ import (
 // on: the input-chain rules for firewalls on its TO side and the output-chain
 // rules for firewalls on its FROM side, with the named sets each uses.
 type ruleCode struct {
-	r               *model.Rule
-	in, out         []nft.Rule
-	inSets, outSets []nft.Set
+	r       *model.Rule
+	in, out []nft.Rule
+	// inSets and outSets index the compiler's sets.
+	inSets, outSets []int
 }
 
 // code compiles r once per compilation.
@@ -29,31 +30,66 @@ func (c *compiler) code(r *model.Rule) *ruleCode {
 	rc := &ruleCode{r: r}
 	p := r.Parsed
 	if !(p.Priority == 0 && p.Action == fwrule.Block) {
-		rc.in, rc.inSets = c.direction(r, p.From, true)
+		var sets []nft.Set
+		rc.in, sets = c.direction(r, p.From, true)
+		rc.inSets = c.setIDs(sets)
 	}
 	if !(p.Priority == 0 && p.Action == fwrule.Allow) {
-		rc.out, rc.outSets = c.direction(r, p.To, false)
+		var sets []nft.Set
+		rc.out, sets = c.direction(r, p.To, false)
+		rc.outSets = c.setIDs(sets)
 	}
 	c.codes[r] = rc
 	return rc
+}
+
+// setIDs numbers the named sets of one compilation, so that assembling a
+// firewall can collect them with array stamps instead of map lookups.
+func (c *compiler) setIDs(sets []nft.Set) []int {
+	var ids []int
+	for _, s := range sets {
+		id, ok := c.setID[s.Name]
+		if !ok {
+			id = len(c.sets)
+			c.setID[s.Name] = id
+			c.sets = append(c.sets, s)
+			c.setStamp = append(c.setStamp, 0)
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // addrSide is the address expansion of one side of a rule.
 type addrSide struct {
 	any    bool
 	v4, v6 group
+	// The matches of each family, and their named sets when the group
+	// is large.
+	m4, m6     *nft.AddrMatch
+	set4, set6 *nft.Set
 }
 
 // addresses expands the targets of the other side of r: any means no
 // address match; ip and subnet are taken as written; tag, vm and all vms
 // become the addresses of the firewalls they select within r's scope,
-// disabled firewalls included.
-func (c *compiler) addresses(r *model.Rule, targets []fwrule.Target) addrSide {
+// disabled firewalls included. Rules of one scope often share a side
+// ("tag role = web"), so expansions are memoised per scope and side.
+func (c *compiler) addresses(r *model.Rule, targets []fwrule.Target) *addrSide {
+	key := sideKey(r, targets)
+	if s, ok := c.sides[key]; ok {
+		return s
+	}
+	s := &addrSide{}
+	c.sides[key] = s
 	var ps []netip.Prefix
 	for _, t := range targets {
 		switch t.Kind {
 		case fwrule.TargetAny:
-			return addrSide{any: true}
+			s.any = true
+			return s
 		case fwrule.TargetIP:
 			if a, err := netip.ParseAddr(t.Value); err == nil {
 				ps = append(ps, netip.PrefixFrom(a, a.BitLen()))
@@ -69,9 +105,30 @@ func (c *compiler) addresses(r *model.Rule, targets []fwrule.Target) addrSide {
 			ps = append(ps, netip.PrefixFrom(a, a.BitLen()))
 		}
 	}
-	var s addrSide
 	s.v4, s.v6 = splitFamilies(ps)
+	s.m4, s.set4 = addrMatch(nft.FamilyIPv4, s.v4, "")
+	s.m6, s.set6 = addrMatch(nft.FamilyIPv6, s.v6, "")
 	return s
+}
+
+// sideKey identifies a side within a rule's scope.
+func sideKey(r *model.Rule, targets []fwrule.Target) string {
+	var b strings.Builder
+	if r.Global {
+		b.WriteString("*")
+	} else {
+		b.WriteString(r.Owner)
+	}
+	for _, t := range targets {
+		b.WriteByte(0)
+		b.WriteByte(byte('0' + t.Kind))
+		b.WriteString(t.Value)
+		if t.HasValue {
+			b.WriteByte(1)
+			b.WriteString(t.TagValue)
+		}
+	}
+	return b.String()
 }
 
 // parseSubnet parses a CIDR as the rule language writes it, tolerating the
@@ -151,7 +208,10 @@ func (c *compiler) direction(r *model.Rule, other []fwrule.Target, inbound bool)
 		nr := base
 		nr.Family = fa.fam
 		if !side.any {
-			m, set := addrMatch(fa.fam, fa.ps, "")
+			m, set := side.m4, side.set4
+			if fa.fam == nft.FamilyIPv6 {
+				m, set = side.m6, side.set6
+			}
 			if set != nil {
 				sets = append(sets, *set)
 			}
