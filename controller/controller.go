@@ -30,6 +30,7 @@ import (
 	"github.com/fwgit/fwgit/controller/reconcile"
 	"github.com/fwgit/fwgit/controller/source"
 	"github.com/fwgit/fwgit/controller/status"
+	"github.com/fwgit/fwgit/controller/ui"
 	"github.com/fwgit/fwgit/internal/diag"
 	"github.com/fwgit/fwgit/internal/httpapi"
 	"github.com/fwgit/fwgit/internal/logfield"
@@ -61,6 +62,8 @@ type Deps struct {
 	// AgentHandler serves the agent-facing listener (cfg.Listen.Agents):
 	// pull-mode agents and enrollment. Nil leaves the listener off.
 	AgentHandler func(view api.PolicyView, store status.Store) http.Handler
+	// UIRefresh is how often console pages poll for changes (default 5s).
+	UIRefresh time.Duration
 }
 
 // Controller keeps every firewall on the newest valid revision.
@@ -76,6 +79,8 @@ type Controller struct {
 	loop     *reconcile.Loop
 	handler  http.Handler
 	agentsH  http.Handler
+	// rec keeps recent good policies for the console's pending-change page.
+	rec *ui.Recorder
 	// pull serves pull-mode agents and enrollment on Listen.Agents.
 	pull       *pullserver.Server
 	agentsAddr string
@@ -192,9 +197,20 @@ func New(cfg config.Config, deps Deps) (*Controller, error) {
 		WebhookSecret: webhook,
 		ReadToken:     token,
 		Ready:         c.ready.Load,
-		Mounts:        append([]api.Mount{c.fwapiMount(token)}, deps.Mounts...),
-		Log:           c.log.With("component", "api"),
+		Mounts: append([]api.Mount{c.fwapiMount(token), ui.TraceMount(c.log.With("component", "trace"))},
+			deps.Mounts...),
+		Log: c.log.With("component", "api"),
 	})
+	// The web console sits in front of the API's bearer check: it has its
+	// own login (a cookie derived from the same token).
+	repoPath := ""
+	if cfg.Git != nil {
+		repoPath = cfg.Git.Path
+	}
+	c.rec = ui.NewRecorder(8)
+	c.handler = ui.Front(ui.New(ui.Deps{Policy: c, Status: c.store, Archive: c.rec,
+		RepoWebURL: cfg.RepoWebURL, RepoPath: repoPath, Token: token, Refresh: deps.UIRefresh,
+		Log: c.log.With("component", "ui")}), c.handler)
 	switch {
 	case deps.AgentHandler != nil && cfg.Listen.Agents != "":
 		c.agentsH = deps.AgentHandler(c, c.store)
@@ -383,6 +399,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		}
 	})
 	g.Go(func() error { return c.loop.Run(ctx) })
+	g.Go(func() error { return c.rec.Run(ctx, c) })
 	g.Go(func() error { return c.serve(ctx, c.cfg.Listen.API, c.handler, true) })
 	if c.agentsH != nil {
 		g.Go(func() error { return c.serve(ctx, c.cfg.Listen.Agents, c.agentsH, false) })

@@ -72,7 +72,7 @@ type Options struct {
 	// WebhookSecret authenticates POST /hooks/git; empty refuses every call.
 	WebhookSecret config.Secret
 	// ReadToken, when set, is required as a bearer token on every path but
-	// /healthz, /readyz, /hooks/git, /ping and the console under /ui/.
+	// /healthz, /readyz, /hooks/git and /ping.
 	ReadToken config.Secret
 	// Ready reports whether the first good revision has been loaded.
 	Ready  func() bool
@@ -115,14 +115,14 @@ func Handler(o Options) http.Handler {
 type server struct{ o Options }
 
 // open paths need no bearer token: probes, FWAPI's /ping (spec/fwapi.md
-// §1.7), the (HMAC-authenticated) webhook, and the web console under /ui/,
-// which authenticates with its own login cookie.
+// §1.7) and the (HMAC-authenticated) webhook. The web console is served in
+// front of this handler with its own login.
 func open(path string) bool {
 	switch path {
-	case "/healthz", "/readyz", "/hooks/git", "/ping", "/", "/ui":
+	case "/healthz", "/readyz", "/hooks/git", "/ping":
 		return true
 	}
-	return strings.HasPrefix(path, "/ui/")
+	return false
 }
 
 func (s *server) auth(next http.Handler) http.Handler {

@@ -22,7 +22,6 @@ import (
 	"github.com/fwgit/fwgit/controller/config"
 	"github.com/fwgit/fwgit/controller/fleet/fleettest"
 	"github.com/fwgit/fwgit/controller/status"
-	"github.com/fwgit/fwgit/controller/ui"
 )
 
 // The secrets of the assembled controller. No page may show any of them.
@@ -50,7 +49,6 @@ type env struct {
 	names  []string
 	ctl    *controller.Controller
 	store  *status.Bolt
-	rec    *ui.Recorder
 	cfg    config.Config
 	srv    *httptest.Server
 	api    string
@@ -174,24 +172,18 @@ func (e *env) start(refresh time.Duration) {
 		e.t.Fatal(err)
 	}
 	e.store = st
-	ctl, err := controller.New(e.cfg, controller.Deps{Log: log, Store: st, Mounts: []api.Mount{ui.TraceMount(log)}})
+	// The controller serves the console in front of its API, as in
+	// production; the test server only makes it reachable on loopback.
+	ctl, err := controller.New(e.cfg, controller.Deps{Log: log, Store: st, UIRefresh: refresh})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.ctl = ctl
-	token, err := config.ReadSecret(e.cfg.ReadTokenFile)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.rec = ui.NewRecorder(4)
-	console := ui.New(ui.Deps{Policy: ctl, Status: st, Archive: e.rec, RepoWebURL: e.cfg.RepoWebURL,
-		Token: token, Refresh: refresh, Log: log})
-	e.srv = httptest.NewServer(ui.Front(console, ctl.Handler()))
+	e.srv = httptest.NewServer(ctl.Handler())
 
 	ctx, cancel := context.WithCancel(context.Background())
-	e.cancel, e.done = cancel, make(chan error, 2)
+	e.cancel, e.done = cancel, make(chan error, 1)
 	go func() { e.done <- ctl.Run(ctx) }()
-	go func() { e.done <- e.rec.Run(ctx, ctl) }()
 	actx, acancel := context.WithTimeout(ctx, 10*time.Second)
 	defer acancel()
 	addr, err := ctl.APIAddr(actx)
@@ -209,7 +201,7 @@ func (e *env) stop() {
 	e.srv.Close()
 	e.cancel()
 	e.cancel = nil
-	for range 2 {
+	for range 1 {
 		if err := <-e.done; err != nil {
 			e.t.Errorf("Run() = %v", err)
 		}
