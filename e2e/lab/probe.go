@@ -47,7 +47,9 @@ func TCP(ctx context.Context, client, server *netns.NS, dst netip.AddrPort, time
 		return c.Close()
 	})
 	if err != nil {
-		if ctx.Err() != nil || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPERM) {
+		var ne net.Error
+		if ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() ||
+			errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EHOSTUNREACH) {
 			return false, nil
 		}
 		return false, err

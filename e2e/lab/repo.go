@@ -65,6 +65,16 @@ func (r *Repo) git(ctx context.Context, dir string, args ...string) (string, err
 // change with msg, pushes it to the bare repository, and returns the
 // commit's hash.
 func (r *Repo) Commit(ctx context.Context, msg string, edit func(work string) error) (string, error) {
+	h, err := r.CommitLocal(ctx, msg, edit)
+	if err != nil {
+		return "", err
+	}
+	return h, r.PushMain(ctx)
+}
+
+// CommitLocal is [Repo.Commit] without the push: the commit exists only
+// in the working clone, as in a pull request's branch.
+func (r *Repo) CommitLocal(ctx context.Context, msg string, edit func(work string) error) (string, error) {
 	if edit != nil {
 		if err := edit(r.Work); err != nil {
 			return "", err
@@ -76,10 +86,18 @@ func (r *Repo) Commit(ctx context.Context, msg string, edit func(work string) er
 	if _, err := r.git(ctx, r.Work, "commit", "-q", "--allow-empty", "-m", msg); err != nil {
 		return "", err
 	}
-	if _, err := r.git(ctx, r.Work, "push", "-q", "origin", "main"); err != nil {
-		return "", err
-	}
 	return r.Head(ctx)
+}
+
+// PushMain pushes the working clone's main to the bare repository.
+func (r *Repo) PushMain(ctx context.Context) error {
+	_, err := r.git(ctx, r.Work, "push", "-q", "origin", "main")
+	return err
+}
+
+// Git runs git with args in the working clone and returns its output.
+func (r *Repo) Git(ctx context.Context, args ...string) (string, error) {
+	return r.git(ctx, r.Work, args...)
 }
 
 // Head returns the hash of the working clone's HEAD.
