@@ -343,9 +343,7 @@ func TestCommitConfirm(t *testing.T) {
 		r.apply(request(2, policy(80), 10*time.Second))
 		// The timer has not run (the clock jumped without firing it), as
 		// when a confirm races the deadline.
-		r.clock.mu.Lock()
-		r.clock.now = t0.Add(11 * time.Second)
-		r.clock.mu.Unlock()
+		r.clock.Set(t0.Add(11 * time.Second))
 		if err := r.g.Confirm(context.Background(), 2); !errors.Is(err, ErrConfirmLate) {
 			t.Errorf("late Confirm = %v, want ErrConfirmLate", err)
 		}
