@@ -11,7 +11,8 @@
 // the agent runs before it touches the kernel, strict decoding of the JSON
 // form ([Decode]), a reference evaluator with nftables semantics
 // ([Ruleset.Eval]), CIDR and port normalisation ([Normalize],
-// [NormalizePorts]), interval boundaries for the kernel ([Intervals]) and
+// [NormalizePorts]), interval boundaries for the kernel ([Intervals],
+// [PrefixInterval]) and back to prefixes ([IntervalPrefixes]), and
 // content-derived set names ([SetName]).
 //
 // It is pure: no I/O, no clock, no logging, and it does not import

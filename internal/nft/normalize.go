@@ -30,6 +30,12 @@ func Normalize(ps []netip.Prefix) []netip.Prefix {
 		hi := lo.or(hostMask(bitLen - p.Bits()))
 		rs = append(rs, addrRange{v6: bitLen == 128, lo: lo, hi: hi})
 	}
+	return normalizeRanges(rs)
+}
+
+// normalizeRanges returns the minimal sorted prefixes covering exactly the
+// ranges rs, which it sorts in place; nil for none.
+func normalizeRanges(rs []addrRange) []netip.Prefix {
 	if len(rs) == 0 {
 		return nil
 	}
@@ -90,15 +96,54 @@ func Intervals(ps []netip.Prefix) []Interval {
 	norm := Normalize(ps)
 	out := make([]Interval, 0, len(norm))
 	for _, p := range norm {
-		bitLen := p.Addr().BitLen()
-		last := toU128(p.Addr()).or(hostMask(bitLen - p.Bits()))
-		iv := Interval{Start: p.Addr()}
-		if !last.isMax(bitLen) {
-			iv.End = last.add1().addr(bitLen)
-		}
-		out = append(out, iv)
+		out = append(out, PrefixInterval(p))
 	}
 	return out
+}
+
+// PrefixInterval returns the [Interval] of the masked prefix p, whatever
+// the other prefixes of its set; the zero Interval for an invalid p.
+// [Intervals] is PrefixInterval of every prefix of [Normalize](ps).
+func PrefixInterval(p netip.Prefix) Interval {
+	if !p.IsValid() {
+		return Interval{}
+	}
+	p = p.Masked()
+	bitLen := p.Addr().BitLen()
+	last := toU128(p.Addr()).or(hostMask(bitLen - p.Bits()))
+	iv := Interval{Start: p.Addr()}
+	if !last.isMax(bitLen) {
+		iv.End = last.add1().addr(bitLen)
+	}
+	return iv
+}
+
+// IntervalPrefixes is the inverse of [Intervals]: it returns the minimal
+// sorted list of prefixes, as [Normalize] returns it, that covers exactly
+// the addresses of ivs, so IntervalPrefixes(Intervals(ps)) equals
+// Normalize(ps). The intervals may come in any order, overlap and touch,
+// and need not start or end on a prefix boundary. An interval whose Start
+// is invalid, whose End is not after Start, or whose End is of the other
+// family (IPv4 versus IPv6; an IPv4-mapped address is IPv6) covers
+// nothing. It turns the intervals read back from a kernel set into the
+// prefixes of the IR.
+func IntervalPrefixes(ivs []Interval) []netip.Prefix {
+	rs := make([]addrRange, 0, len(ivs))
+	for _, iv := range ivs {
+		if !iv.Start.IsValid() {
+			continue
+		}
+		bitLen := iv.Start.BitLen()
+		r := addrRange{v6: bitLen == 128, lo: toU128(iv.Start), hi: hostMask(bitLen)}
+		if iv.End.IsValid() {
+			if iv.End.BitLen() != bitLen || iv.End.Compare(iv.Start) <= 0 {
+				continue
+			}
+			r.hi = toU128(iv.End).sub1()
+		}
+		rs = append(rs, r)
+	}
+	return normalizeRanges(rs)
 }
 
 // addrRange is an inclusive address range of one family.
@@ -182,6 +227,11 @@ func (u u128) or(v u128) u128 { return u128{u.hi | v.hi, u.lo | v.lo} }
 func (u u128) add1() u128 {
 	lo, carry := bits.Add64(u.lo, 1, 0)
 	return u128{u.hi + carry, lo}
+}
+
+func (u u128) sub1() u128 {
+	lo, borrow := bits.Sub64(u.lo, 1, 0)
+	return u128{u.hi - borrow, lo}
 }
 
 func (u u128) cmp(v u128) int {

@@ -176,6 +176,109 @@ func TestIntervals(t *testing.T) {
 	}
 }
 
+// TestIntervalPrefixes covers ranges as the kernel lists them: any order,
+// overlapping, touching, and not on prefix boundaries.
+func TestIntervalPrefixes(t *testing.T) {
+	a := netip.MustParseAddr
+	tests := []struct {
+		name string
+		in   []Interval
+		want []netip.Prefix
+	}{
+		{"none", nil, nil},
+		{"invalid start", []Interval{{End: a("198.18.0.1")}}, nil},
+		{"empty", []Interval{{a("198.18.0.1"), a("198.18.0.1")}}, nil},
+		{"backwards", []Interval{{a("198.18.0.2"), a("198.18.0.1")}}, nil},
+		{"mixed families", []Interval{{a("198.18.0.1"), a("fd00::1")}, {a("fd00::1"), a("198.18.0.2")}}, nil},
+		{"one prefix", []Interval{{a("10.0.0.0"), a("11.0.0.0")}}, pfx("10.0.0.0/8")},
+		{"no end runs to the top", []Interval{{Start: a("224.0.0.0")}}, pfx("224.0.0.0/3")},
+		{"unsorted, overlapping and touching", []Interval{
+			{a("172.16.0.0"), a("172.32.0.0")}, {a("10.0.0.128"), a("10.0.1.0")}, {a("10.0.0.0"), a("10.0.0.200")},
+		}, pfx("10.0.0.0/24", "172.16.0.0/12")},
+		{"mapped stays v6, v4 first", []Interval{{a("::ffff:198.18.0.0"), a("::ffff:198.18.0.4")}, {a("198.18.0.0"), a("198.18.0.1")}},
+			pfx("198.18.0.0/32", "::ffff:198.18.0.0/126")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, IntervalPrefixes(tc.in), prefixCmp); diff != "" {
+				t.Errorf("IntervalPrefixes(%v) mismatch (-want +got):\n%s", tc.in, diff)
+			}
+		})
+	}
+}
+
+// TestIntervalPrefixesRange checks the split of one inclusive range into
+// the fewest prefixes.
+func TestIntervalPrefixesRange(t *testing.T) {
+	tests := []struct {
+		lo, hi string
+		want   []string
+	}{
+		{"10.0.0.1", "10.0.0.6", []string{"10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"}},
+		{"0.0.0.0", "255.255.255.255", []string{"0.0.0.0/0"}},
+		{"255.255.255.255", "255.255.255.255", []string{"255.255.255.255/32"}},
+		{"::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", []string{"::/0"}},
+		{"fd00::", "fd00:0:0:1::ffff", []string{"fd00::/64", "fd00:0:0:1::/112"}},
+		{"fd00::8000:0:0:0", "fd00::ffff:ffff:ffff:ffff", []string{"fd00::8000:0:0:0/65"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.lo+"-"+tc.hi, func(t *testing.T) {
+			lo, hi := netip.MustParseAddr(tc.lo), netip.MustParseAddr(tc.hi)
+			// Next is the zero Addr after the top address: no end.
+			got := IntervalPrefixes([]Interval{{Start: lo, End: hi.Next()}})
+			var gs []string
+			for _, p := range got {
+				gs = append(gs, p.String())
+			}
+			if diff := cmp.Diff(tc.want, gs); diff != "" {
+				t.Errorf("IntervalPrefixes(%s-%s) mismatch (-want +got):\n%s", tc.lo, tc.hi, diff)
+			}
+		})
+	}
+}
+
+// TestIntervalPrefixesInverse checks IntervalPrefixes(Intervals(ps)) ==
+// Normalize(ps) on random inputs of both families, and that
+// PrefixInterval of each prefix of a normalised list is its interval.
+func TestIntervalPrefixesInverse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	b4 := netip.MustParseAddr("198.18.0.0").As4()
+	b6 := netip.MustParseAddr("fd00::").As16()
+	for range 300 {
+		var in []netip.Prefix
+		for range rng.IntN(12) {
+			host := rng.IntN(1024)
+			if rng.IntN(2) == 0 {
+				a := b4
+				a[2], a[3] = byte(host>>8), byte(host)
+				in = append(in, netip.PrefixFrom(netip.AddrFrom4(a), 22+rng.IntN(11)))
+			} else {
+				a := b6
+				a[14], a[15] = byte(host>>8), byte(host)
+				in = append(in, netip.PrefixFrom(netip.AddrFrom16(a), 118+rng.IntN(11)))
+			}
+		}
+		if rng.IntN(20) == 0 {
+			in = append(in, netip.MustParsePrefix("255.255.255.0/24"), netip.MustParsePrefix("::/0"))
+		}
+		ivs := Intervals(in)
+		if got, want := IntervalPrefixes(ivs), Normalize(in); !cmp.Equal(got, want, prefixCmp) {
+			t.Fatalf("IntervalPrefixes(Intervals(%v)) = %v, want %v", in, got, want)
+		}
+		for i, p := range Normalize(in) {
+			if iv := PrefixInterval(p); iv != ivs[i] {
+				t.Fatalf("PrefixInterval(%v) = %v, want %v", p, iv, ivs[i])
+			}
+		}
+	}
+	if iv := PrefixInterval(netip.Prefix{}); iv != (Interval{}) {
+		t.Errorf("PrefixInterval(invalid) = %v, want the zero Interval", iv)
+	}
+	if iv, want := PrefixInterval(netip.MustParsePrefix("198.18.0.77/24")), (Interval{netip.MustParseAddr("198.18.0.0"), netip.MustParseAddr("198.18.1.0")}); iv != want {
+		t.Errorf("PrefixInterval(198.18.0.77/24) = %v, want %v (masked)", iv, want)
+	}
+}
+
 func TestSetName(t *testing.T) {
 	a := SetName(SetIPv4, pfx("198.18.0.0/24", "198.18.1.0/24", "10.0.0.1"))
 	tests := []struct {
