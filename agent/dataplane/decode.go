@@ -76,18 +76,18 @@ func decodeSet(s kSet, elems []kElem) (*dSet, error) {
 		if !interval {
 			return nil, foreign("address set %s is not an interval set", s.name)
 		}
-		ivs := intervals(elems)
-		for _, iv := range ivs {
-			d.prefixes = appendRangePrefixes(d.prefixes, iv.lo, iv.hi, int(s.keyLen)*8)
-		}
-		d.prefixes = nft.Normalize(d.prefixes)
+		d.prefixes = nft.IntervalPrefixes(addrIntervals(elems))
 	case nftables.TypeInetService.GetNFTMagic():
 		if !d.anon {
 			return nil, foreign("named set %s is not an address set", s.name)
 		}
 		if interval {
-			for _, iv := range intervals(elems) {
-				d.ports = append(d.ports, nft.PortRange{Lo: uint16(iv.lo.lo), Hi: uint16(iv.hi.lo)})
+			for _, r := range keyRanges(elems) {
+				pr := nft.PortRange{Lo: binary.BigEndian.Uint16(r.start), Hi: 65535}
+				if r.end != nil {
+					pr.Hi = binary.BigEndian.Uint16(r.end) - 1
+				}
+				d.ports = append(d.ports, pr)
 			}
 		} else {
 			for _, e := range elems {
@@ -120,25 +120,22 @@ var keyLens = map[uint32]uint32{
 	nftables.TypeICMP6Type.GetNFTMagic():   1,
 }
 
-// interval is an inclusive range of keys.
-type interval struct{ lo, hi u128 }
+// keyRange is a range of the keys of an interval set: start is its first
+// key and end the first key after it, nil when the range runs to the top
+// of the key space; as in nft.Interval.
+type keyRange struct{ start, end []byte }
 
-// intervals rebuilds the ranges of an interval set from its raw boundary
-// elements (G7): the kernel lists them in no useful order, ends before
-// starts, and sets loaded by nft carry an extra end element at zero. A key
-// belongs to the set when the nearest boundary at or below it is a start;
-// at equal keys a start wins over an end (adjacent ranges).
-func intervals(elems []kElem) []interval {
-	type bound struct {
-		k   u128
-		end bool
-	}
-	bs := make([]bound, len(elems))
-	for i, e := range elems {
-		bs[i] = bound{k: keyU128(e.key), end: e.end}
-	}
-	slices.SortFunc(bs, func(a, b bound) int {
-		if c := a.k.cmp(b.k); c != 0 {
+// keyRanges rebuilds the ranges of an interval set from its raw boundary
+// elements (G7), whose keys all have the same length: the kernel lists them
+// in no useful order, ends before starts, and sets loaded by nft carry an
+// extra end element at zero. A key belongs to the set when the nearest
+// boundary at or below it is a start; at equal keys a start wins over an
+// end (adjacent ranges).
+func keyRanges(elems []kElem) []keyRange {
+	bs := slices.Clone(elems)
+	// Big-endian keys of one length compare as numbers.
+	slices.SortFunc(bs, func(a, b kElem) int {
+		if c := bytes.Compare(a.key, b.key); c != 0 {
 			return c
 		}
 		switch {
@@ -149,28 +146,44 @@ func intervals(elems []kElem) []interval {
 		}
 		return 1
 	})
-	var out []interval
-	open := false
-	var lo u128
+	var out []keyRange
+	var open []byte // the start of the range being read; nil: none
 	for _, b := range bs {
 		switch {
-		case !b.end && !open:
-			open, lo = true, b.k
-		case b.end && open:
-			open = false
-			if b.k.cmp(lo) > 0 {
-				out = append(out, interval{lo: lo, hi: b.k.sub1()})
+		case !b.end && open == nil:
+			open = b.key
+		case b.end && open != nil:
+			if bytes.Compare(b.key, open) > 0 {
+				out = append(out, keyRange{start: open, end: b.key})
 			}
+			open = nil
 		}
 	}
-	if open {
-		n := 0
-		if len(elems) > 0 {
-			n = len(elems[0].key) * 8
-		}
-		out = append(out, interval{lo: lo, hi: maxU128(n)})
+	if open != nil {
+		out = append(out, keyRange{start: open})
 	}
 	return out
+}
+
+// addrIntervals returns the ranges of an address set's boundary elements
+// (4- or 16-byte keys) as nft intervals.
+func addrIntervals(elems []kElem) []nft.Interval {
+	rs := keyRanges(elems)
+	out := make([]nft.Interval, 0, len(rs))
+	for _, r := range rs {
+		iv := nft.Interval{Start: addrKey(r.start)}
+		if r.end != nil {
+			iv.End = addrKey(r.end)
+		}
+		out = append(out, iv)
+	}
+	return out
+}
+
+// addrKey is the address a 4- or 16-byte key holds.
+func addrKey(k []byte) netip.Addr {
+	a, _ := netip.AddrFromSlice(k)
+	return a
 }
 
 // decoder turns our table's rules back into IR rules.

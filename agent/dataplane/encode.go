@@ -525,26 +525,29 @@ func prefixElements(ps []netip.Prefix, v6 bool) []nftables.SetElement {
 	keys := make([]byte, 0, 2*n*len(ps))
 	elems := make([]nftables.SetElement, 0, 2*len(ps))
 	for _, p := range ps {
-		p = p.Masked()
 		if p.Addr().Is6() != v6 {
 			continue
 		}
-		if v6 {
-			a := p.Addr().As16()
-			keys = append(keys, a[:]...)
-		} else {
-			a := p.Addr().As4()
-			keys = append(keys, a[:]...)
-		}
+		iv := nft.PrefixInterval(p)
+		keys = appendAddrKey(keys, iv.Start)
 		elems = append(elems, nftables.SetElement{Key: keys[len(keys)-n:]})
-		last := keyU128(keys[len(keys)-n:]).or(maxU128(n*8 - p.Bits()))
-		if last == maxU128(n*8) {
+		if !iv.End.IsValid() {
 			continue // to the top of the address space: no end element
 		}
-		keys = last.add1().appendKey(keys, n)
+		keys = appendAddrKey(keys, iv.End)
 		elems = append(elems, nftables.SetElement{Key: keys[len(keys)-n:], IntervalEnd: true})
 	}
 	return elems
+}
+
+// appendAddrKey appends the 4 (IPv4) or 16 bytes of a.
+func appendAddrKey(b []byte, a netip.Addr) []byte {
+	if a.Is4() {
+		k := a.As4()
+		return append(b, k[:]...)
+	}
+	k := a.As16()
+	return append(b, k[:]...)
 }
 
 // portElements returns the interval elements of port ranges: the first

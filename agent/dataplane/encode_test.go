@@ -403,40 +403,9 @@ func TestIntervals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var got []netip.Prefix
-			for _, iv := range intervals(tc.elems) {
-				got = appendRangePrefixes(got, iv.lo, iv.hi, 32)
-			}
-			got = nft.Normalize(got)
+			got := nft.IntervalPrefixes(addrIntervals(tc.elems))
 			if diff := cmp.Diff(tc.want, got, cmpIR); diff != "" {
-				t.Errorf("intervals(%v) mismatch (-want +got):\n%s", tc.elems, diff)
-			}
-		})
-	}
-}
-
-func TestAppendRangePrefixes(t *testing.T) {
-	tests := []struct {
-		lo, hi string
-		want   []string
-	}{
-		{"10.0.0.1", "10.0.0.6", []string{"10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"}},
-		{"0.0.0.0", "255.255.255.255", []string{"0.0.0.0/0"}},
-		{"255.255.255.255", "255.255.255.255", []string{"255.255.255.255/32"}},
-		{"::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", []string{"::/0"}},
-		{"fd00::", "fd00:0:0:1::ffff", []string{"fd00::/64", "fd00:0:0:1::/112"}},
-		{"fd00::8000:0:0:0", "fd00::ffff:ffff:ffff:ffff", []string{"fd00::8000:0:0:0/65"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.lo+"-"+tc.hi, func(t *testing.T) {
-			lo, hi := netip.MustParseAddr(tc.lo), netip.MustParseAddr(tc.hi)
-			got := appendRangePrefixes(nil, keyU128(lo.AsSlice()), keyU128(hi.AsSlice()), lo.BitLen())
-			var gs []string
-			for _, p := range got {
-				gs = append(gs, p.String())
-			}
-			if diff := cmp.Diff(tc.want, gs); diff != "" {
-				t.Errorf("appendRangePrefixes(%s, %s) mismatch (-want +got):\n%s", tc.lo, tc.hi, diff)
+				t.Errorf("addrIntervals(%v) mismatch (-want +got):\n%s", tc.elems, diff)
 			}
 		})
 	}
