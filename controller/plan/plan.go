@@ -2,7 +2,6 @@ package plan
 
 import (
 	"cmp"
-	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -230,27 +229,17 @@ func ruleChanges(base, head *model.Inventory) map[string]CauseKind {
 	return out
 }
 
-// fingerprints returns, per comment, the text of every rule carrying it
-// with named sets written out, so that a set membership change shows up on
-// the rules that use the set.
+// fingerprints returns, per comment, the text of every rule carrying it.
+// Set names are derived from their content, so a set membership change
+// shows up on the rules that use the set without writing the set out.
 func fingerprints(rs *nft.Ruleset) map[string]string {
 	out := map[string]string{}
 	if rs.Empty() {
 		return out
 	}
-	sets := map[string][]netip.Prefix{}
-	for _, s := range rs.Sets {
-		sets[s.Name] = s.Elements
-	}
-	resolve := func(m *nft.AddrMatch) *nft.AddrMatch {
-		if m == nil || m.Set == "" {
-			return m
-		}
-		return &nft.AddrMatch{Prefixes: sets[m.Set]}
-	}
 	for _, c := range rs.Chains {
-		for _, r := range c.Rules {
-			r.Src, r.Dst = resolve(r.Src), resolve(r.Dst)
+		for i := range c.Rules {
+			r := &c.Rules[i]
 			out[r.Comment] += c.Name + ": " + r.String() + "\n"
 		}
 	}

@@ -259,10 +259,16 @@ func shadowedInChain(rules []nft.Rule, sets map[string][]netip.Prefix, touched m
 	}
 	st := map[string]*state{}
 	var order []string
+	// Untouched rules need checking only against the touched rules
+	// before them.
+	var touchedAt []int
 	for j := range rules {
 		uj := uuids[j]
 		if uj == "" {
 			continue
+		}
+		if touched[uj] {
+			touchedAt = append(touchedAt, j)
 		}
 		s := st[uj]
 		if s == nil {
@@ -274,17 +280,25 @@ func shadowedInChain(rules []nft.Rule, sets map[string][]netip.Prefix, touched m
 			continue
 		}
 		covered := false
-		for i := 0; i < j; i++ {
+		check := func(i int) bool {
 			ui := uuids[i]
-			if ui == "" || ui == uj || (!touched[uj] && !touched[ui]) {
-				continue
+			if ui == "" || ui == uj || !covers(&rules[i], &rules[j], sets) {
+				return false
 			}
-			if covers(&rules[i], &rules[j], sets) {
-				covered = true
-				if s.by == "" {
-					s.by = ui
+			covered = true
+			if s.by == "" {
+				s.by = ui
+			}
+			return true
+		}
+		if touched[uj] {
+			for i := 0; i < j && !check(i); i++ {
+			}
+		} else {
+			for _, i := range touchedAt {
+				if i >= j || check(i) {
+					break
 				}
-				break
 			}
 		}
 		if !covered {
