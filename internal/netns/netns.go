@@ -89,11 +89,15 @@ func NewUnique(ctx context.Context, base string) (*NS, error) {
 	return New(ctx, base+"-"+hex.EncodeToString(b[:]))
 }
 
+// Path returns the file that holds the namespace (/run/netns/NAME), for
+// code that opens a namespace by path, such as the agent's dataplane.
+func (ns *NS) Path() string { return runDir + "/" + ns.Name }
+
 // Delete removes the namespace. Interfaces inside it, and the peers of its
 // veth pairs, disappear with it. Deleting a namespace that does not exist
 // is not an error.
 func (ns *NS) Delete(ctx context.Context) error {
-	if _, err := os.Stat(runDir + "/" + ns.Name); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(ns.Path()); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if _, err := run(ctx, nil, "ip", "netns", "del", ns.Name); err != nil {

@@ -25,6 +25,9 @@ func TestNettestHelpersKernel(t *testing.T) {
 		if _, err := os.Stat("/run/netns/" + name); err != nil {
 			t.Fatalf("NewNS: %v", err)
 		}
+		if ns.Path() != "/run/netns/"+name {
+			t.Errorf("Path = %q, want /run/netns/%s", ns.Path(), name)
+		}
 	})
 	if _, err := os.Stat("/run/netns/" + name); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("namespace %s outlived its test: %v", name, err)
@@ -44,6 +47,9 @@ func TestNettestHelpersKernel(t *testing.T) {
 	// The table exists only in B.
 	if out, err := p.A.Run(t.Context(), nil, "nft", "list", "tables"); err != nil || strings.Contains(out, "probe_t") {
 		t.Errorf("nft list tables in A = %q, %v; want no probe_t", out, err)
+	}
+	if out := nettest.NFT(t, p.B, "list", "tables"); !strings.Contains(out, "table inet probe_t") {
+		t.Errorf("NFT list tables in B = %q, want table inet probe_t", out)
 	}
 
 	c := nettest.NFTConn(t, p.B)

@@ -160,6 +160,19 @@ func NFTList(t testing.TB, ns *netns.NS, table string) string {
 	return out
 }
 
+// NFT runs the nft command with args in ns and returns its standard
+// output, failing the test on error.
+func NFT(t testing.TB, ns *netns.NS, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := ns.Run(ctx, nil, "nft", args...)
+	if err != nil {
+		t.Fatalf("in %s: %v", ns.Name, err)
+	}
+	return out
+}
+
 // LoadNFT loads an nft script into ns with `nft -f -`, failing the test on
 // error.
 func LoadNFT(t testing.TB, ns *netns.NS, script string) {
