@@ -55,7 +55,7 @@ func TestAgentKernel(t *testing.T) {
 	}
 	start := func(clock *safety.FakeClock) *running {
 		t.Helper()
-		applier, err := dataplane.NewNetlink(dataplane.Options{Table: cfg.Table, NetNSPath: "/run/netns/" + p.A.Name})
+		applier, err := dataplane.NewNetlink(dataplane.Options{Table: cfg.Table, NetNSPath: p.A.Path()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,16 +5,10 @@ package dataplane
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
-	"os/exec"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -23,65 +17,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 
+	"github.com/fwgit/fwgit/internal/netns"
 	"github.com/fwgit/fwgit/internal/nettest"
 	"github.com/fwgit/fwgit/internal/nft"
 )
 
-// requireNetAdmin skips the test without what kernel tests need
-// (CAP_NET_ADMIN, ip, nft, namespaces) or in -short mode.
-func requireNetAdmin(t *testing.T) {
+func newApplier(t *testing.T, ns *netns.NS) *Netlink {
 	t.Helper()
-	nettest.Require(t)
-}
-
-// newNS creates a fresh named network namespace with lo up and removes it
-// at the end of the test. It returns the name.
-func newNS(t *testing.T) string {
-	t.Helper()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	name := "fwgit-dp-" + hex.EncodeToString(b[:])
-	run(t, "ip", "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
-	run(t, "ip", "-n", name, "link", "set", "lo", "up")
-	return name
-}
-
-func nsPath(name string) string { return "/var/run/netns/" + name }
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// nftIn runs nft in namespace ns; stdin feeds `nft -f -`.
-func nftIn(t *testing.T, ns, stdin string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...)
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("nft %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-func newApplier(t *testing.T, ns string) *Netlink {
-	t.Helper()
-	n, err := NewNetlink(Options{NetNSPath: nsPath(ns), Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	n, err := NewNetlink(Options{NetNSPath: ns.Path(), Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,8 +57,8 @@ func mustRead(t *testing.T, n *Netlink) *nft.Ruleset {
 }
 
 func TestNetlinkApplyRead(t *testing.T) {
-	requireNetAdmin(t)
-	ns := newNS(t)
+	nettest.Require(t)
+	ns := nettest.NewNS(t)
 	n := newApplier(t, ns)
 	ctx := context.Background()
 	empty := &nft.Ruleset{Version: nft.IRVersion, Table: nft.DefaultTable}
@@ -141,7 +85,7 @@ func TestNetlinkApplyRead(t *testing.T) {
 		if err != nil || d != wantD {
 			t.Errorf("StoredDigest = %q, %v, want %q", d, err, wantD)
 		}
-		tables := nftIn(t, ns, "", "list", "tables")
+		tables := nettest.NFT(t, ns, "list", "tables")
 		if has := strings.Contains(tables, "table inet fwgit"); has == rs.Empty() {
 			t.Errorf("after applying a ruleset (empty %v) nft lists tables:\n%s", rs.Empty(), tables)
 		}
@@ -149,8 +93,8 @@ func TestNetlinkApplyRead(t *testing.T) {
 }
 
 func TestNetlinkRuleLessTable(t *testing.T) {
-	requireNetAdmin(t)
-	ns := newNS(t)
+	nettest.Require(t)
+	ns := nettest.NewNS(t)
 	n := newApplier(t, ns)
 	rs := &nft.Ruleset{Version: nft.IRVersion, Table: nft.DefaultTable, Chains: []nft.Chain{
 		{Name: "input", Hook: nft.HookInput, Policy: nft.Accept},
@@ -167,18 +111,18 @@ func TestNetlinkRuleLessTable(t *testing.T) {
 // through `nft -f` of Render in two namespaces; nft must list the same
 // table for both (the nft CLI is the oracle).
 func TestNetlinkMatchesRender(t *testing.T) {
-	requireNetAdmin(t)
+	nettest.Require(t)
 	for name, rs := range map[string]*nft.Ruleset{
 		"sample":    sampleRuleset(),
 		"realistic": realisticPolicy(500),
 		"cidrs":     manyCIDRs(2000),
 	} {
 		t.Run(name, func(t *testing.T) {
-			a, b := newNS(t), newNS(t)
+			a, b := nettest.NewNS(t), nettest.NewNS(t)
 			mustApply(t, newApplier(t, a), rs)
-			nftIn(t, b, rs.RenderReplace(), "-f", "-")
-			got := nftIn(t, a, "", "list", "table", "inet", "fwgit")
-			want := nftIn(t, b, "", "list", "table", "inet", "fwgit")
+			nettest.LoadNFT(t, b, rs.RenderReplace())
+			got := nettest.NFTList(t, a, "fwgit")
+			want := nettest.NFTList(t, b, "fwgit")
 			if got != want {
 				t.Errorf("nft list table differs (-nft -f +netlink):\n%s", cmp.Diff(want, got))
 			}
@@ -187,9 +131,9 @@ func TestNetlinkMatchesRender(t *testing.T) {
 }
 
 func TestNetlinkForeignTableUntouched(t *testing.T) {
-	requireNetAdmin(t)
-	ns := newNS(t)
-	nftIn(t, ns, `table inet other {
+	nettest.Require(t)
+	ns := nettest.NewNS(t)
+	nettest.LoadNFT(t, ns, `table inet other {
 	set blocked { type ipv4_addr; flags interval; elements = { 198.18.9.0/24 } }
 	chain input { type filter hook input priority -10; policy accept;
 		ip saddr @blocked counter packets 7 bytes 420 drop
@@ -204,9 +148,9 @@ table ip fwgit {
 		counter packets 9 bytes 9
 	}
 }
-`, "-f", "-")
+`)
 	list := func() string {
-		return nftIn(t, ns, "", "-a", "list", "table", "inet", "other") + nftIn(t, ns, "", "-a", "list", "table", "ip", "fwgit")
+		return nettest.NFT(t, ns, "-a", "list", "table", "inet", "other") + nettest.NFT(t, ns, "-a", "list", "table", "ip", "fwgit")
 	}
 	before := list()
 	n := newApplier(t, ns)
@@ -232,11 +176,11 @@ table ip fwgit {
 }
 
 func TestNetlinkLarge(t *testing.T) {
-	requireNetAdmin(t)
+	nettest.Require(t)
 	if testing.Short() {
 		t.Skip("large rulesets take seconds")
 	}
-	ns := newNS(t)
+	ns := nettest.NewNS(t)
 	n := newApplier(t, ns)
 	t.Run("10000 rules", func(t *testing.T) {
 		rs := manyRules(10000)
@@ -264,7 +208,7 @@ func TestNetlinkLarge(t *testing.T) {
 			t.Errorf("digest %s, want %s", got.Digest(), rs.Digest())
 		}
 		// Count with the nft CLI too: every /30 is listed once.
-		out := nftIn(t, ns, "", "list", "set", "inet", "fwgit", rs.Sets[0].Name)
+		out := nettest.NFT(t, ns, "list", "set", "inet", "fwgit", rs.Sets[0].Name)
 		if c := strings.Count(out, "/30"); c != 50000 {
 			t.Errorf("nft lists %d /30 elements, want 50000", c)
 		}
@@ -272,8 +216,8 @@ func TestNetlinkLarge(t *testing.T) {
 }
 
 func TestNetlinkRejectedKeepsOld(t *testing.T) {
-	requireNetAdmin(t)
-	ns := newNS(t)
+	nettest.Require(t)
+	ns := nettest.NewNS(t)
 	n := newApplier(t, ns)
 	old := sampleRuleset()
 	mustApply(t, n, old)
@@ -305,8 +249,8 @@ func TestNetlinkRejectedKeepsOld(t *testing.T) {
 // for the acknowledgements, so the reply is lost (ENOBUFS) although the
 // batch committed. Apply must find out by reading back and succeed.
 func TestNetlinkLostReply(t *testing.T) {
-	requireNetAdmin(t)
-	ns := newNS(t)
+	nettest.Require(t)
+	ns := nettest.NewNS(t)
 	n := newApplier(t, ns)
 	n.testReadBuf = 4096
 	rs := manyRules(2000)
@@ -323,8 +267,8 @@ func TestNetlinkLostReply(t *testing.T) {
 // batch. Nothing reaches the kernel, so the outcome is known: an error that
 // is not ErrUnknownOutcome, and the old table in place.
 func TestNetlinkBatchTooLarge(t *testing.T) {
-	requireNetAdmin(t)
-	ns := newNS(t)
+	nettest.Require(t)
+	ns := nettest.NewNS(t)
 	n := newApplier(t, ns)
 	old := sampleRuleset()
 	mustApply(t, n, old)
@@ -340,8 +284,8 @@ func TestNetlinkBatchTooLarge(t *testing.T) {
 }
 
 func TestNetlinkCanceled(t *testing.T) {
-	requireNetAdmin(t)
-	ns := newNS(t)
+	nettest.Require(t)
+	ns := nettest.NewNS(t)
 	n := newApplier(t, ns)
 	old := sampleRuleset()
 	mustApply(t, n, old)
@@ -360,9 +304,9 @@ func TestNetlinkCanceled(t *testing.T) {
 
 // ruleHandle returns the handle of the rule in chain whose listing
 // contains text.
-func ruleHandle(t *testing.T, ns, chain, text string) string {
+func ruleHandle(t *testing.T, ns *netns.NS, chain, text string) string {
 	t.Helper()
-	out := nftIn(t, ns, "", "-a", "list", "chain", "inet", "fwgit", chain)
+	out := nettest.NFT(t, ns, "-a", "list", "chain", "inet", "fwgit", chain)
 	for _, line := range strings.Split(out, "\n") {
 		if strings.Contains(line, text) {
 			if m := regexp.MustCompile(`# handle (\d+)`).FindStringSubmatch(line); m != nil {
@@ -375,7 +319,7 @@ func ruleHandle(t *testing.T, ns, chain, text string) string {
 }
 
 func TestNetlinkDetectsEdits(t *testing.T) {
-	requireNetAdmin(t)
+	nettest.Require(t)
 	rs := sampleRuleset()
 	setName := rs.Sets[0].Name
 	type want struct {
@@ -385,47 +329,47 @@ func TestNetlinkDetectsEdits(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		edit func(t *testing.T, ns string)
+		edit func(t *testing.T, ns *netns.NS)
 		want want
 	}{
-		{"append a rule", func(t *testing.T, ns string) {
-			nftIn(t, ns, "", "add", "rule", "inet", "fwgit", "input", "tcp", "dport", "9999", "accept")
+		{"append a rule", func(t *testing.T, ns *netns.NS) {
+			nettest.NFT(t, ns, "add", "rule", "inet", "fwgit", "input", "tcp", "dport", "9999", "accept")
 		}, want{storedStays: true}},
-		{"append a counter", func(t *testing.T, ns string) {
-			nftIn(t, ns, "", "add", "rule", "inet", "fwgit", "input", "counter")
+		{"append a counter", func(t *testing.T, ns *netns.NS) {
+			nettest.NFT(t, ns, "add", "rule", "inet", "fwgit", "input", "counter")
 		}, want{foreign: true, storedStays: true}},
-		{"insert a rule at the top", func(t *testing.T, ns string) {
-			nftIn(t, ns, "", "insert", "rule", "inet", "fwgit", "input", "ip", "saddr", "198.18.0.99", "drop")
+		{"insert a rule at the top", func(t *testing.T, ns *netns.NS) {
+			nettest.NFT(t, ns, "insert", "rule", "inet", "fwgit", "input", "ip", "saddr", "198.18.0.99", "drop")
 		}, want{}},
-		{"delete the first rule", func(t *testing.T, ns string) {
-			nftIn(t, ns, "", "delete", "rule", "inet", "fwgit", "input", "handle", ruleHandle(t, ns, "input", "fwgit:established"))
+		{"delete the first rule", func(t *testing.T, ns *netns.NS) {
+			nettest.NFT(t, ns, "delete", "rule", "inet", "fwgit", "input", "handle", ruleHandle(t, ns, "input", "fwgit:established"))
 		}, want{}},
-		{"delete a middle rule", func(t *testing.T, ns string) {
-			nftIn(t, ns, "", "delete", "rule", "inet", "fwgit", "input", "handle", ruleHandle(t, ns, "input", "fwgit:management"))
+		{"delete a middle rule", func(t *testing.T, ns *netns.NS) {
+			nettest.NFT(t, ns, "delete", "rule", "inet", "fwgit", "input", "handle", ruleHandle(t, ns, "input", "fwgit:management"))
 		}, want{storedStays: true}},
-		{"flush the input chain", func(t *testing.T, ns string) {
-			nftIn(t, ns, "", "flush", "chain", "inet", "fwgit", "input")
+		{"flush the input chain", func(t *testing.T, ns *netns.NS) {
+			nettest.NFT(t, ns, "flush", "chain", "inet", "fwgit", "input")
 		}, want{}},
-		{"change a policy", func(t *testing.T, ns string) {
-			nftIn(t, ns, "", "add", "chain", "inet", "fwgit", "input", "{ type filter hook input priority 0; policy accept; }")
+		{"change a policy", func(t *testing.T, ns *netns.NS) {
+			nettest.NFT(t, ns, "add", "chain", "inet", "fwgit", "input", "{ type filter hook input priority 0; policy accept; }")
 		}, want{storedStays: true}},
-		{"add a set element", func(t *testing.T, ns string) {
-			nftIn(t, ns, "", "add", "element", "inet", "fwgit", setName, "{ 198.18.99.1 }")
+		{"add a set element", func(t *testing.T, ns *netns.NS) {
+			nettest.NFT(t, ns, "add", "element", "inet", "fwgit", setName, "{ 198.18.99.1 }")
 		}, want{storedStays: true}},
-		{"add a chain", func(t *testing.T, ns string) {
-			nftIn(t, ns, "", "add", "chain", "inet", "fwgit", "extra")
+		{"add a chain", func(t *testing.T, ns *netns.NS) {
+			nettest.NFT(t, ns, "add", "chain", "inet", "fwgit", "extra")
 		}, want{foreign: true, storedStays: true}},
-		{"make the table dormant", func(t *testing.T, ns string) {
-			nftIn(t, ns, "", "add", "table", "inet", "fwgit", "{ flags dormant; }")
+		{"make the table dormant", func(t *testing.T, ns *netns.NS) {
+			nettest.NFT(t, ns, "add", "table", "inet", "fwgit", "{ flags dormant; }")
 		}, want{foreign: true, storedStays: true}},
-		{"delete the table", func(t *testing.T, ns string) {
-			nftIn(t, ns, "", "delete", "table", "inet", "fwgit")
+		{"delete the table", func(t *testing.T, ns *netns.NS) {
+			nettest.NFT(t, ns, "delete", "table", "inet", "fwgit")
 		}, want{tableMissing: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			ns := newNS(t)
+			ns := nettest.NewNS(t)
 			n := newApplier(t, ns)
 			mustApply(t, n, rs)
 			tc.edit(t, ns)
@@ -461,11 +405,11 @@ func TestNetlinkDetectsEdits(t *testing.T) {
 }
 
 func TestNetlinkForeignChains(t *testing.T) {
-	requireNetAdmin(t)
-	ns := newNS(t)
+	nettest.Require(t)
+	ns := nettest.NewNS(t)
 	n := newApplier(t, ns)
 	mustApply(t, n, sampleRuleset())
-	nftIn(t, ns, `table ip filter {
+	nettest.LoadNFT(t, ns, `table ip filter {
 	chain INPUT { type filter hook input priority 0; policy drop; }
 	chain FORWARD { type filter hook forward priority 0; policy accept; }
 	chain user { }
@@ -479,7 +423,7 @@ table ip nat {
 table ip6 six {
 	chain in6 { type filter hook input priority 10; policy drop; }
 }
-`, "-f", "-")
+`)
 	got, err := n.ForeignChains(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -495,82 +439,15 @@ table ip6 six {
 	}
 }
 
-// inNS runs fn on a thread switched into the namespace at path. Sockets
-// fn creates stay in that namespace.
-func inNS(path string, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := netns.GetFromPath(path)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		// Leave the thread locked: the runtime then ends it instead of
-		// reusing a thread in the wrong namespace.
-		return errors.Join(ferr, err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
-}
-
-// listen opens a TCP listener in namespace ns that accepts and closes
-// connections until the test ends.
-func listen(t *testing.T, ns string, port int) {
+// connects reports whether a TCP connection from the pair's B (the
+// client) to addr in A (the firewall) completes within timeout.
+func connects(t *testing.T, p *nettest.Pair, addr netip.AddrPort, timeout time.Duration) bool {
 	t.Helper()
-	var ln net.Listener
-	if err := inNS(nsPath(ns), func() (err error) {
-		ln, err = net.Listen("tcp", fmt.Sprintf("[::]:%d", port))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
-}
-
-// connects reports whether a TCP connection from namespace ns to addr
-// completes within timeout.
-func connects(t *testing.T, ns string, addr netip.AddrPort, timeout time.Duration) bool {
-	t.Helper()
-	var c net.Conn
-	err := inNS(nsPath(ns), func() (err error) {
-		c, err = net.DialTimeout("tcp", addr.String(), timeout)
-		return err
-	})
+	ok, err := netns.Probe{Client: p.B, Server: p.A, Timeout: timeout}.TCP(context.Background(), addr)
 	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return false
-		}
-		if errors.Is(err, unix.ECONNREFUSED) {
-			t.Errorf("dial %s: refused: the probe has no listener", addr)
-			return false
-		}
 		t.Errorf("dial %s: %v", addr, err)
-		return false
 	}
-	_ = c.Close()
-	return true
+	return ok
 }
 
 // TestNetlinkPackets applies rulesets in a firewall namespace and proves
@@ -578,26 +455,14 @@ func connects(t *testing.T, ns string, addr netip.AddrPort, timeout time.Duratio
 // in both families, that what is allowed connects and what is not does
 // not; then replaces the ruleset and proves the change took effect.
 func TestNetlinkPackets(t *testing.T) {
-	requireNetAdmin(t)
-	fw, client := newNS(t), newNS(t)
-	run(t, "ip", "link", "add", "veth-fw", "netns", fw, "type", "veth", "peer", "name", "veth-cl", "netns", client)
-	for _, c := range [][]string{
-		{"-n", fw, "addr", "add", "198.18.1.1/24", "dev", "veth-fw"},
-		{"-n", fw, "addr", "add", "fd00:1::1/64", "dev", "veth-fw", "nodad"},
-		{"-n", fw, "link", "set", "veth-fw", "up"},
-		{"-n", client, "addr", "add", "198.18.1.2/24", "dev", "veth-cl"},
-		{"-n", client, "addr", "add", "fd00:1::2/64", "dev", "veth-cl", "nodad"},
-		{"-n", client, "link", "set", "veth-cl", "up"},
-	} {
-		run(t, "ip", c...)
-	}
+	nettest.Require(t)
+	// A is the firewall, B the client.
+	pair := nettest.NewPair(t)
 	ports := []int{22, 80, 5432, 8080}
-	for _, p := range ports {
-		listen(t, fw, p)
-	}
-	fw4, fw6 := netip.MustParseAddr("198.18.1.1"), netip.MustParseAddr("fd00:1::1")
-	cl4 := []netip.Prefix{netip.MustParsePrefix("198.18.1.2/32")}
-	cl6 := []netip.Prefix{netip.MustParsePrefix("fd00:1::2/128")}
+	fw4, fw6 := pair.A4, pair.A6
+	cl4 := []netip.Prefix{netip.PrefixFrom(pair.B4, 32)}
+	cl6 := []netip.Prefix{netip.PrefixFrom(pair.B6, 128)}
+	clNet4 := netip.PrefixFrom(pair.B4, 24).Masked() // 198.18.0.0/24
 	base := []nft.Rule{
 		{CTState: nft.CTEstablished | nft.CTRelated, Verdict: nft.Accept},
 		{CTState: nft.CTInvalid, Verdict: nft.Drop},
@@ -636,7 +501,7 @@ func TestNetlinkPackets(t *testing.T) {
 			[]nft.Rule{tcp(nft.FamilyIPv6, &nft.AddrMatch{Prefixes: cl6}, one(22)), tcp(nft.FamilyIPv6, &nft.AddrMatch{Set: "v6"}, one(80))},
 		), map[int]bool{22: true, 80: true}},
 		{"database by range and list, web gone", policy(
-			[]nft.Rule{tcp(nft.FamilyIPv4, &nft.AddrMatch{Prefixes: []netip.Prefix{netip.MustParsePrefix("198.18.1.0/24"), netip.MustParsePrefix("198.19.0.0/16")}}, one(22), nft.PortRange{Lo: 5000, Hi: 5999})},
+			[]nft.Rule{tcp(nft.FamilyIPv4, &nft.AddrMatch{Prefixes: []netip.Prefix{clNet4, netip.MustParsePrefix("198.19.0.0/16")}}, one(22), nft.PortRange{Lo: 5000, Hi: 5999})},
 			[]nft.Rule{tcp(nft.FamilyIPv6, &nft.AddrMatch{Set: "v6"}, one(22), one(5432))},
 		), map[int]bool{22: true, 5432: true}},
 		{"other source only", policy(
@@ -644,7 +509,7 @@ func TestNetlinkPackets(t *testing.T) {
 			[]nft.Rule{tcp(nft.FamilyIPv6, &nft.AddrMatch{Prefixes: []netip.Prefix{netip.MustParsePrefix("fd00:2::/64")}}, one(22), one(80), one(5432), one(8080))},
 		), map[int]bool{}},
 	}
-	n := newApplier(t, fw)
+	n := newApplier(t, pair.A)
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			mustApply(t, n, st.rs)
@@ -657,7 +522,7 @@ func TestNetlinkPackets(t *testing.T) {
 						timeout = 400 * time.Millisecond
 					}
 					wg.Go(func() {
-						if got := connects(t, client, netip.AddrPortFrom(a, uint16(p)), timeout); got != st.allow[p] {
+						if got := connects(t, pair, netip.AddrPortFrom(a, uint16(p)), timeout); got != st.allow[p] {
 							t.Errorf("connect to %s port %d = %v, want %v", a, p, got, st.allow[p])
 						}
 					})
@@ -669,7 +534,7 @@ func TestNetlinkPackets(t *testing.T) {
 	// With our table gone, nothing filters: every port connects.
 	mustApply(t, n, &nft.Ruleset{Version: nft.IRVersion, Table: nft.DefaultTable})
 	for _, p := range ports {
-		if !connects(t, client, netip.AddrPortFrom(fw4, uint16(p)), 2*time.Second) {
+		if !connects(t, pair, netip.AddrPortFrom(fw4, uint16(p)), 2*time.Second) {
 			t.Errorf("port %d blocked after the table was deleted", p)
 		}
 	}
@@ -678,10 +543,10 @@ func TestNetlinkPackets(t *testing.T) {
 // TestNetlinkUnknownUserdataInvisible checks the assumption the stored
 // digest rests on: nft ignores the userdata type that carries it.
 func TestNetlinkUnknownUserdataInvisible(t *testing.T) {
-	requireNetAdmin(t)
-	ns := newNS(t)
+	nettest.Require(t)
+	ns := nettest.NewNS(t)
 	mustApply(t, newApplier(t, ns), sampleRuleset())
-	out := nftIn(t, ns, "", "list", "table", "inet", "fwgit")
+	out := nettest.NFTList(t, ns, "fwgit")
 	if bytes.Contains([]byte(out), []byte("sha256")) {
 		t.Errorf("nft shows the digest:\n%s", out)
 	}
