@@ -2,24 +2,20 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/vishvananda/netns"
-
 	"github.com/fwgit/fwgit/agent/dataplane"
 	"github.com/fwgit/fwgit/agent/dataplane/dataplanetest"
+	"github.com/fwgit/fwgit/internal/netns"
 	"github.com/fwgit/fwgit/internal/nft"
 )
 
@@ -51,22 +47,22 @@ func run() int {
 }
 
 func bench(runs int) error {
-	ns, cleanup, err := newNS()
+	ctx := context.Background()
+	ns, err := netns.NewUnique(ctx, "bench")
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer func() { _ = ns.Delete(ctx) }()
 	dir, err := os.MkdirTemp("", "bench-apply")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	ap, err := dataplane.NewNetlink(dataplane.Options{NetNSPath: "/var/run/netns/" + ns})
+	ap, err := dataplane.NewNetlink(dataplane.Options{NetNSPath: ns.Path()})
 	if err != nil {
 		return err
 	}
 	defer ap.Close()
-	ctx := context.Background()
 
 	cases := []benchCase{
 		{name: "rules 10,000", rs: dataplanetest.ManyRules(10000), goal: 1.3},
@@ -178,7 +174,7 @@ func bench(runs int) error {
 }
 
 // sameListing checks that both tools leave the same table behind.
-func sameListing(ctx context.Context, ap *dataplane.Netlink, ns, file string, rs *nft.Ruleset) error {
+func sameListing(ctx context.Context, ap *dataplane.Netlink, ns *netns.NS, file string, rs *nft.Ruleset) error {
 	if err := ap.Apply(ctx, rs); err != nil {
 		return err
 	}
@@ -207,35 +203,17 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// newNS creates a named network namespace with lo up.
-func newNS() (string, func(), error) {
-	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", nil, err
-	}
-	name := "fwgit-bench-" + hex.EncodeToString(b[:])
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		return "", nil, fmt.Errorf("ip netns add: %v: %s", err, out)
-	}
-	cleanup := func() { _ = exec.Command("ip", "netns", "del", name).Run() }
-	if out, err := exec.Command("ip", "-n", name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("ip link set lo up: %v: %s", err, out)
-	}
-	return name, cleanup, nil
-}
-
 // nftFile runs `nft -f file` in namespace ns. The child is forked from a
 // thread that has entered the namespace, so no `ip netns exec` wrapper
 // adds to its time.
-func nftFile(ns, file string) error {
+func nftFile(ns *netns.NS, file string) error {
 	_, err := nftOut(ns, "-f", file)
 	return err
 }
 
-func nftOut(ns string, args ...string) (string, error) {
+func nftOut(ns *netns.NS, args ...string) (string, error) {
 	var out []byte
-	err := inNS("/var/run/netns/"+ns, func() error {
+	err := ns.Do(func() error {
 		var err error
 		out, err = exec.Command("nft", args...).CombinedOutput()
 		return err
@@ -244,31 +222,4 @@ func nftOut(ns string, args ...string) (string, error) {
 		return "", fmt.Errorf("nft %s: %w: %s", strings.Join(args, " "), err, out)
 	}
 	return string(out), nil
-}
-
-// inNS runs fn on an OS thread switched into the namespace at path.
-func inNS(path string, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := netns.GetFromPath(path)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		return errors.Join(ferr, err) // the thread stays locked and dies with the goroutine
-	}
-	runtime.UnlockOSThread()
-	return ferr
 }
