@@ -54,7 +54,7 @@ type FirewallPlan struct {
 	Name   string `json:"name"`
 	Status Status `json:"status"`
 	// BaseDigest and HeadDigest are the rulesets' digests ("" when the
-	// firewall does not exist on that side).
+	// firewall does not exist on that side, and for unchanged firewalls).
 	BaseDigest string `json:"baseDigest,omitempty"`
 	HeadDigest string `json:"headDigest,omitempty"`
 	// Diff is the unified diff of the rendered rulesets; Added and
@@ -136,23 +136,25 @@ func Compute(base, head *model.Inventory, baseRS, headRS map[string]*nft.Ruleset
 		bf, hf := baseFW[name], headFW[name]
 		fp := FirewallPlan{Name: name}
 		brs, hrs := rulesetOf(base, bf, baseRS), rulesetOf(head, hf, headRS)
-		if bf != nil {
-			fp.BaseDigest = brs.Digest()
-		}
-		if hf != nil {
-			fp.HeadDigest = hrs.Digest()
-		}
 		switch {
 		case bf == nil:
 			fp.Status = Added
 		case hf == nil:
 			fp.Status = Removed
-		case fp.BaseDigest == fp.HeadDigest:
+		case equalRulesets(brs, hrs):
 			fp.Status = Unchanged
 		default:
 			fp.Status = Changed
 		}
+		// Rendering every ruleset is the expensive part of a plan, so
+		// digests are computed only where something changed.
 		if fp.Status != Unchanged {
+			if bf != nil {
+				fp.BaseDigest = brs.Digest()
+			}
+			if hf != nil {
+				fp.HeadDigest = hrs.Digest()
+			}
 			fp.Diff, fp.Added, fp.Removed = Unified("a/"+name, "b/"+name, brs.Render(), hrs.Render(), Context)
 			fp.Causes = causes(base, head, bf, hf, brs, hrs, changedRules)
 		}
@@ -329,4 +331,50 @@ func isAny(side []fwrule.Target) bool {
 		}
 	}
 	return false
+}
+
+// equalRulesets reports whether two rulesets render the same, without
+// rendering them: the IR is canonical, so equal values give equal text.
+func equalRulesets(a, b *nft.Ruleset) bool {
+	if a.Empty() || b.Empty() {
+		return a.Empty() == b.Empty()
+	}
+	if a.Table != b.Table || a.Version != b.Version || len(a.Sets) != len(b.Sets) || len(a.Chains) != len(b.Chains) {
+		return false
+	}
+	for i := range a.Sets {
+		x, y := &a.Sets[i], &b.Sets[i]
+		if x.Name != y.Name || x.Type != y.Type || x.Comment != y.Comment || !slices.Equal(x.Elements, y.Elements) {
+			return false
+		}
+	}
+	for i := range a.Chains {
+		x, y := &a.Chains[i], &b.Chains[i]
+		if x.Name != y.Name || x.Hook != y.Hook || x.Priority != y.Priority || x.Policy != y.Policy || len(x.Rules) != len(y.Rules) {
+			return false
+		}
+		for j := range x.Rules {
+			if !equalRules(&x.Rules[j], &y.Rules[j]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func equalRules(a, b *nft.Rule) bool {
+	return a.Family == b.Family && a.IIF == b.IIF && a.OIF == b.OIF && a.CTState == b.CTState &&
+		equalAddr(a.Src, b.Src) && equalAddr(a.Dst, b.Dst) && a.Proto == b.Proto &&
+		slices.Equal(a.DPorts, b.DPorts) &&
+		slices.EqualFunc(a.ICMP, b.ICMP, func(x, y nft.ICMPMatch) bool {
+			return x.Type == y.Type && (x.Code == nil) == (y.Code == nil) && (x.Code == nil || *x.Code == *y.Code)
+		}) &&
+		a.Log == b.Log && a.Verdict == b.Verdict && a.Comment == b.Comment
+}
+
+func equalAddr(a, b *nft.AddrMatch) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a == b || (a.Set == b.Set && slices.Equal(a.Prefixes, b.Prefixes))
 }
