@@ -103,26 +103,11 @@ func kernelView(t *testing.T, msgs []netlink.Message) (map[string]*dSet, []kRule
 					id = ad.Uint32()
 				case unix.NFTA_SET_ELEM_LIST_ELEMENTS:
 					ad.Nested(func(lad *netlink.AttributeDecoder) error {
-						for lad.Next() {
-							var e kElem
-							lad.Nested(func(ead *netlink.AttributeDecoder) error {
-								for ead.Next() {
-									switch ead.Type() {
-									case unix.NFTA_SET_ELEM_KEY:
-										ead.Nested(func(kad *netlink.AttributeDecoder) error {
-											for kad.Next() {
-												e.key = kad.Bytes()
-											}
-											return nil
-										})
-									case unix.NFTA_SET_ELEM_FLAGS:
-										e.end = ead.Uint32()&unix.NFT_SET_ELEM_INTERVAL_END != 0
-									}
-								}
-								return nil
-							})
-							elems = append(elems, e)
+						es, why := parseElements(lad)
+						if why != "" {
+							t.Errorf("the encoder sent an element with %s", why)
 						}
+						elems = append(elems, es...)
 						return nil
 					})
 				}

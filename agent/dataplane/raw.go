@@ -269,7 +269,7 @@ func listSets(c *netlink.Conn, table string) ([]kSet, error) {
 }
 
 // listElements returns a set's raw elements. An element with anything but
-// a key and the interval-end flag is reported by returning ok false.
+// a key and the interval-end flag is reported in why.
 func listElements(c *netlink.Conn, table, set string) (elems []kElem, why string, err error) {
 	msgs, err := request(c, unix.NFT_MSG_GETSETELEM, unix.NFPROTO_INET, true, []netlink.Attribute{
 		{Type: unix.NFTA_SET_ELEM_LIST_TABLE, Data: cstring(table)},
@@ -288,33 +288,10 @@ func listElements(c *netlink.Conn, table, set string) (elems []kElem, why string
 				continue
 			}
 			ad.Nested(func(lad *netlink.AttributeDecoder) error {
-				for lad.Next() {
-					var e kElem
-					lad.Nested(func(ead *netlink.AttributeDecoder) error {
-						for ead.Next() {
-							switch ead.Type() {
-							case unix.NFTA_SET_ELEM_KEY:
-								ead.Nested(func(kad *netlink.AttributeDecoder) error {
-									for kad.Next() {
-										if kad.Type() == unix.NFTA_DATA_VALUE {
-											e.key = kad.Bytes()
-										}
-									}
-									return nil
-								})
-							case unix.NFTA_SET_ELEM_FLAGS:
-								f := ead.Uint32()
-								e.end = f&unix.NFT_SET_ELEM_INTERVAL_END != 0
-								if f&^unix.NFT_SET_ELEM_INTERVAL_END != 0 {
-									why = fmt.Sprintf("element flags %#x", f)
-								}
-							default:
-								why = fmt.Sprintf("element attribute %d", ead.Type())
-							}
-						}
-						return nil
-					})
-					elems = append(elems, e)
+				es, w := parseElements(lad)
+				elems = append(elems, es...)
+				if w != "" {
+					why = w
 				}
 				return nil
 			})
@@ -324,6 +301,41 @@ func listElements(c *netlink.Conn, table, set string) (elems []kElem, why string
 		}
 	}
 	return elems, why, nil
+}
+
+// parseElements decodes the elements nested in an
+// NFTA_SET_ELEM_LIST_ELEMENTS attribute. why, when not empty, names
+// something an element has beyond a key and the interval-end flag.
+func parseElements(lad *netlink.AttributeDecoder) (elems []kElem, why string) {
+	for lad.Next() {
+		var e kElem
+		lad.Nested(func(ead *netlink.AttributeDecoder) error {
+			for ead.Next() {
+				switch ead.Type() {
+				case unix.NFTA_SET_ELEM_KEY:
+					ead.Nested(func(kad *netlink.AttributeDecoder) error {
+						for kad.Next() {
+							if kad.Type() == unix.NFTA_DATA_VALUE {
+								e.key = kad.Bytes()
+							}
+						}
+						return nil
+					})
+				case unix.NFTA_SET_ELEM_FLAGS:
+					f := ead.Uint32()
+					e.end = f&unix.NFT_SET_ELEM_INTERVAL_END != 0
+					if f&^unix.NFT_SET_ELEM_INTERVAL_END != 0 {
+						why = fmt.Sprintf("element flags %#x", f)
+					}
+				default:
+					why = fmt.Sprintf("element attribute %d", ead.Type())
+				}
+			}
+			return nil
+		})
+		elems = append(elems, e)
+	}
+	return elems, why
 }
 
 // listRules returns the rules of our table, or of one chain of it when
