@@ -71,6 +71,14 @@ demo: ## run the whole system on examples/repo in network namespaces (root)
 demo-down: ## remove everything make demo created
 	@hack/demo.sh down
 
+.PHONY: test-e2e
+test-e2e: ## end-to-end scenarios: real agents, controller and packets in namespaces (root)
+	$(GO) test -race -tags '$(TESTTAGS)' -count=1 -timeout 15m -v ./e2e/...
+
+.PHONY: bench
+bench: ## run the benchmarks with goals, print one table and write BENCHMARKS.md
+	$(GO) run ./hack/bench -out BENCHMARKS.md
+
 # nfpm is a tool, not a library: installed at a pinned version into bin/,
 # never added to go.mod.
 NFPM_VERSION := v2.45.2
