@@ -25,19 +25,12 @@ import (
 
 func newApplier(t *testing.T, ns *netns.NS) *Netlink {
 	t.Helper()
-	n, err := NewNetlink(Options{NetNSPath: ns.Path(), Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	n, err := NewNetlink(Options{NetNSPath: ns.Path(), Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = n.Close() })
 	return n
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 func mustApply(t *testing.T, n *Netlink, rs *nft.Ruleset) {
