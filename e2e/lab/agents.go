@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -111,4 +112,32 @@ func (l *Lab) WaitAgent(ctx context.Context, fw *Firewall) error {
 		return fmt.Errorf("waiting for agent %s: %w", fw.Name, err)
 	}
 	return nil
+}
+
+// EnrollPull enrolls fw's agent in pull mode as an operator does: `fwgit
+// token create` on the controller's side (one use), `fwgit-agent enroll
+// TOKEN` in fw's namespace, then a restart of the agent, which from then
+// on dials the controller. It returns the output of both commands.
+func (l *Lab) EnrollPull(ctx context.Context, fw *Firewall) (string, error) {
+	tok := exec.CommandContext(ctx, l.opts.Fwgit, "token", "create", "--firewall", fw.Name, "--ttl", "10m", "--uses", "1", "--config", l.ControllerConfig)
+	var stderr strings.Builder
+	tok.Stderr = &stderr
+	out, err := tok.Output()
+	if err != nil {
+		return stderr.String(), fmt.Errorf("fwgit token create: %w: %s", err, stderr.String())
+	}
+	token := strings.TrimSpace(string(out))
+	log := stderr.String()
+	enrolled, err := fw.NS.Run(ctx, nil, l.opts.Agent, "enroll", "--env-file", fw.EnvFile, token)
+	log += enrolled
+	if err != nil {
+		return log, fmt.Errorf("fwgit-agent enroll: %w", err)
+	}
+	if err := fw.Agent.Stop(10 * time.Second); err != nil {
+		return log, err
+	}
+	if err := l.StartAgent(ctx, fw); err != nil {
+		return log, err
+	}
+	return log, nil
 }

@@ -35,8 +35,12 @@ var (
 	Internet6 = netip.MustParseAddr("fd00:5::5")
 )
 
-// APIPort is the controller's API port in the controller namespace.
-const APIPort = 8080
+// APIPort is the controller's API port in the controller namespace, and
+// AgentsPort its agent-facing port for pull-mode agents.
+const (
+	APIPort    = 8080
+	AgentsPort = 8443
+)
 
 // Options say what lab to build. Zero durations take the defaults noted.
 type Options struct {
@@ -71,6 +75,11 @@ type Options struct {
 	ResyncInterval time.Duration
 	// DriftInterval is the agents' drift check interval (1s).
 	DriftInterval time.Duration
+	// Pull names firewalls whose agents run in pull mode: the lab's commit
+	// that pins certificates gives them spec.agent.mode pull instead of a
+	// URL, and the controller gets its agent-facing listener on
+	// AgentsPort. They still need [Lab.EnrollPull].
+	Pull []string
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
 }
@@ -364,6 +373,10 @@ func (l *Lab) writeControllerConfig() error {
 	cfg.ResyncInterval = config.Duration(l.opts.ResyncInterval)
 	cfg.DriftMode = l.opts.ControllerDriftMode
 	cfg.Backoff = config.Backoff{Min: config.Duration(200 * time.Millisecond), Max: config.Duration(2 * time.Second)}
+	if len(l.opts.Pull) > 0 {
+		cfg.Listen.Agents = netip.AddrPortFrom(l.CtlAddrs[0], AgentsPort).String()
+		cfg.Pull.Wait = config.Duration(10 * time.Second)
+	}
 	cfg.Agents.Firewalls = map[string]config.Credentials{}
 	for _, fw := range l.Firewalls {
 		p := filepath.Join(secrets, fw.Name+".key")
@@ -422,7 +435,8 @@ func (l *Lab) StopController(kill bool) error {
 }
 
 // pinFingerprints writes each agent's fingerprint into its Firewall
-// manifest, under its agent URL, as an operator does.
+// manifest, under its agent URL, as an operator does; a pull-mode
+// firewall's URL becomes "mode: pull" instead.
 func (l *Lab) pinFingerprints(work string) error {
 	for _, fw := range l.Firewalls {
 		mf := l.Inventory.FirewallByName(fw.Name)
@@ -435,11 +449,16 @@ func (l *Lab) pinFingerprints(work string) error {
 		var out []string
 		found := 0
 		for _, ln := range lines {
-			out = append(out, ln)
-			if strings.TrimSpace(ln) == "url: "+fw.URL {
-				indent := ln[:len(ln)-len(strings.TrimLeft(ln, " "))]
-				out = append(out, indent+"fingerprint: "+fw.Fingerprint)
-				found++
+			if strings.TrimSpace(ln) != "url: "+fw.URL {
+				out = append(out, ln)
+				continue
+			}
+			found++
+			indent := ln[:len(ln)-len(strings.TrimLeft(ln, " "))]
+			if slices.Contains(l.opts.Pull, fw.Name) {
+				out = append(out, indent+"mode: pull")
+			} else {
+				out = append(out, ln, indent+"fingerprint: "+fw.Fingerprint)
 			}
 		}
 		if found != 1 {
