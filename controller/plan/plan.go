@@ -2,6 +2,8 @@ package plan
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"sort"
 	"strings"
@@ -149,13 +151,14 @@ func Compute(base, head *model.Inventory, baseRS, headRS map[string]*nft.Ruleset
 		// Rendering every ruleset is the expensive part of a plan, so
 		// digests are computed only where something changed.
 		if fp.Status != Unchanged {
+			btext, htext := brs.Render(), hrs.Render()
 			if bf != nil {
-				fp.BaseDigest = brs.Digest()
+				fp.BaseDigest = digest(btext)
 			}
 			if hf != nil {
-				fp.HeadDigest = hrs.Digest()
+				fp.HeadDigest = digest(htext)
 			}
-			fp.Diff, fp.Added, fp.Removed = Unified("a/"+name, "b/"+name, brs.Render(), hrs.Render(), Context)
+			fp.Diff, fp.Added, fp.Removed = Unified("a/"+name, "b/"+name, btext, htext, Context)
 			fp.Causes = causes(base, head, bf, hf, brs, hrs, changedRules)
 		}
 		switch fp.Status {
@@ -377,4 +380,10 @@ func equalAddr(a, b *nft.AddrMatch) bool {
 		return a == b
 	}
 	return a == b || (a.Set == b.Set && slices.Equal(a.Prefixes, b.Prefixes))
+}
+
+// digest is [nft.Ruleset.Digest] of an already rendered ruleset.
+func digest(rendered string) string {
+	sum := sha256.Sum256([]byte(rendered))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }

@@ -229,3 +229,14 @@ func TestMarkdownAtScale(t *testing.T) {
 		}
 	}
 }
+
+func TestDigestsMatchRulesets(t *testing.T) {
+	base := inventory(t, tagRole, fw("a", "198.18.0.1", "x"))
+	head := inventory(t, tagRole, fw("a", "198.18.0.1", "x"), rule("r", "FROM any TO tag role = x ALLOW tcp PORT 1"))
+	brs, hrs := compile.All(base), compile.All(head)
+	p := plan.Compute(base, head, brs, hrs)
+	f := p.Firewalls[0]
+	if f.BaseDigest != brs["a"].Digest() || f.HeadDigest != hrs["a"].Digest() {
+		t.Errorf("digests = %s, %s; want %s, %s", f.BaseDigest, f.HeadDigest, brs["a"].Digest(), hrs["a"].Digest())
+	}
+}
