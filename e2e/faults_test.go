@@ -111,7 +111,7 @@ func TestAgentRestart(t *testing.T) {
 // the agent rolls back by itself once the confirm timeout passes, and the
 // controller reports RolledBack. Once the link is back, db-1 converges.
 func TestLostConfirmRollsBack(t *testing.T) {
-	l := newLab(t, nil)
+	l := newLab(t, func(o *lab.Options) { o.ConfirmTimeout = 2 * time.Second })
 	ctx := testContext(t, 3*time.Minute)
 	converge(t, ctx, l, head(t, ctx, l))
 	db := l.Firewall("db-1")

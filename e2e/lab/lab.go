@@ -67,7 +67,7 @@ type Options struct {
 	// AgentDriftMode and ControllerDriftMode are repair (default) or
 	// report.
 	AgentDriftMode, ControllerDriftMode string
-	// ConfirmTimeout is the controller's commit-confirm timeout (2s).
+	// ConfirmTimeout is the controller's commit-confirm timeout (3s).
 	ConfirmTimeout time.Duration
 	// PollInterval is the controller's Git poll interval (1s).
 	PollInterval time.Duration
@@ -161,13 +161,13 @@ func (o *Options) defaults() error {
 	if o.ControllerDriftMode == "" {
 		o.ControllerDriftMode = config.DriftRepair
 	}
-	for _, d := range []*time.Duration{&o.ConfirmTimeout, &o.PollInterval, &o.ResyncInterval, &o.DriftInterval} {
-		if *d == 0 {
-			*d = time.Second
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&o.ConfirmTimeout, 3 * time.Second}, {&o.PollInterval, time.Second}, {&o.ResyncInterval, time.Second}, {&o.DriftInterval, time.Second}} {
+		if *d.v == 0 {
+			*d.v = d.def
 		}
-	}
-	if o.ConfirmTimeout == time.Second {
-		o.ConfirmTimeout = 2 * time.Second
 	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
@@ -369,7 +369,7 @@ func (l *Lab) writeControllerConfig() error {
 	l.ctlState = filepath.Join(l.opts.Dir, "controller")
 	cfg.StateDir = l.ctlState
 	cfg.ConfirmTimeout = config.Duration(l.opts.ConfirmTimeout)
-	cfg.AgentTimeout = config.Duration(3 * time.Second)
+	cfg.AgentTimeout = config.Duration(5 * time.Second)
 	cfg.ResyncInterval = config.Duration(l.opts.ResyncInterval)
 	cfg.DriftMode = l.opts.ControllerDriftMode
 	cfg.Backoff = config.Backoff{Min: config.Duration(200 * time.Millisecond), Max: config.Duration(2 * time.Second)}
