@@ -173,8 +173,30 @@ func Compute(base, head *model.Inventory, baseRS, headRS map[string]*nft.Ruleset
 		}
 		p.Firewalls = append(p.Firewalls, fp)
 	}
-	p.Warnings = warnings(head, headRS, p, touched)
+	var shadowCheck []string
+	for _, fp := range p.Firewalls {
+		if fp.Status == Added || fp.Status == Changed {
+			shadowCheck = append(shadowCheck, fp.Name)
+		}
+	}
+	p.Warnings = warnings(head, headRS, shadowCheck, touched)
 	return p
+}
+
+// Warnings returns the warnings of inv on its own, as if every rule and
+// firewall were new: what Compute(nil, inv, nil, rulesets).Warnings
+// returns, without comparing, rendering or diffing any ruleset. rulesets
+// are inv's compiled rulesets (a missing one is compiled).
+func Warnings(inv *model.Inventory, rulesets map[string]*nft.Ruleset) []Warning {
+	touched := make(map[string]bool, len(inv.Rules))
+	for _, r := range inv.Rules {
+		touched[r.UUID] = true
+	}
+	names := make([]string, len(inv.Firewalls))
+	for i, f := range inv.Firewalls {
+		names[i] = f.Name
+	}
+	return warnings(inv, rulesets, names, touched)
 }
 
 func firewallsByName(inv *model.Inventory) map[string]*model.Firewall {
@@ -339,6 +361,9 @@ func isAny(side []fwrule.Target) bool {
 // equalRulesets reports whether two rulesets render the same, without
 // rendering them: the IR is canonical, so equal values give equal text.
 func equalRulesets(a, b *nft.Ruleset) bool {
+	if a == b {
+		return true
+	}
 	if a.Empty() || b.Empty() {
 		return a.Empty() == b.Empty()
 	}

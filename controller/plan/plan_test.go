@@ -240,3 +240,25 @@ func TestDigestsMatchRulesets(t *testing.T) {
 		t.Errorf("digests = %s, %s; want %s, %s", f.BaseDigest, f.HeadDigest, brs["a"].Digest(), hrs["a"].Digest())
 	}
 }
+
+// TestWarningsMatchCompute checks that Warnings gives exactly the warnings
+// of a plan from nothing, which is what the console used to compute.
+func TestWarningsMatchCompute(t *testing.T) {
+	inv := inventory(t, tagRole,
+		fw("a", "198.18.0.1", "x"), fw("b", "198.18.0.2", "y"),
+		rule("open", "FROM any TO tag role = x ALLOW tcp PORT 22"),
+		rule("wide", "FROM any TO tag role = x ALLOW tcp"),
+		rule("narrow", "FROM any TO tag role = x ALLOW tcp PORT 80"),
+		rule("none", "FROM any TO tag role = nothing ALLOW tcp PORT 80"))
+	rs := compile.All(inv)
+	want := plan.Compute(nil, inv, nil, rs).Warnings
+	if len(want) == 0 {
+		t.Fatal("the test repository gives no warnings")
+	}
+	if diff := cmp.Diff(want, plan.Warnings(inv, rs)); diff != "" {
+		t.Errorf("Warnings differs from Compute(nil, …).Warnings (-compute +warnings):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, plan.Warnings(inv, nil)); diff != "" {
+		t.Errorf("Warnings without rulesets differs (-compute +warnings):\n%s", diff)
+	}
+}

@@ -21,7 +21,7 @@ const maxExamples = 3
 // warnings finds the head revision's selectors that match nothing, the
 // rules that open a port to any, and — on the firewalls this change touches —
 // the rules shadowed by a higher-precedence rule.
-func warnings(head *model.Inventory, headRS map[string]*nft.Ruleset, p *Plan, touched map[string]bool) []Warning {
+func warnings(head *model.Inventory, headRS map[string]*nft.Ruleset, shadowCheck []string, touched map[string]bool) []Warning {
 	var out []Warning
 	scopes := newScopes(head)
 	for _, r := range head.Rules {
@@ -41,7 +41,7 @@ func warnings(head *model.Inventory, headRS map[string]*nft.Ruleset, p *Plan, to
 			out = append(out, w)
 		}
 	}
-	out = append(out, shadowed(head, headRS, p, touched)...)
+	out = append(out, shadowed(head, headRS, shadowCheck, touched)...)
 	slices.SortFunc(out, func(a, b Warning) int {
 		return cmp.Or(a.Pos.Compare(b.Pos), strings.Compare(a.Code, b.Code), strings.Compare(a.Msg, b.Msg))
 	})
@@ -165,12 +165,13 @@ func openToAny(r *model.Rule, s scopes) (Warning, bool) {
 		Msg: fmt.Sprintf("rule %s opens %s %s to any address", r.Name, pr.Protocol, ports)}, true
 }
 
-// shadowed finds, on every added or changed firewall, user rules that never
+// shadowed finds, on every firewall named in check (the added and changed
+// ones), user rules that never
 // decide a packet because one earlier rule of the same chain matches
 // everything they match (same family and protocol, superset of ports or
 // types, superset of addresses). Only pairs involving a rule touched by
 // this change are checked, which keeps the cost proportional to the change.
-func shadowed(head *model.Inventory, headRS map[string]*nft.Ruleset, p *Plan, touched map[string]bool) []Warning {
+func shadowed(head *model.Inventory, headRS map[string]*nft.Ruleset, check []string, touched map[string]bool) []Warning {
 	if len(touched) == 0 {
 		return nil
 	}
@@ -186,11 +187,8 @@ func shadowed(head *model.Inventory, headRS map[string]*nft.Ruleset, p *Plan, to
 	// the sequence of their comments: firewalls that share it share the
 	// answer.
 	memo := map[[32]byte]map[string]string{}
-	for _, fp := range p.Firewalls {
-		if fp.Status != Added && fp.Status != Changed {
-			continue
-		}
-		f := fws[fp.Name]
+	for _, name := range check {
+		f := fws[name]
 		if f == nil {
 			continue
 		}

@@ -256,9 +256,8 @@ func (c *console) ruleWarnings(pol *api.Policy) map[string][]plan.Warning {
 	if c.cache.warnPolicy == pol {
 		return c.cache.warnings
 	}
-	pl := plan.Compute(nil, pol.Inventory, nil, pol.Rulesets)
 	m := map[string][]plan.Warning{}
-	for _, wr := range pl.Warnings {
+	for _, wr := range plan.Warnings(pol.Inventory, pol.Rulesets) {
 		m[wr.Rule] = append(m[wr.Rule], wr)
 	}
 	c.cache.warnPolicy, c.cache.warnings = pol, m
