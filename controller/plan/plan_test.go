@@ -247,7 +247,7 @@ func TestWarningsMatchCompute(t *testing.T) {
 	inv := inventory(t, tagRole,
 		fw("a", "198.18.0.1", "x"), fw("b", "198.18.0.2", "y"),
 		rule("open", "FROM any TO tag role = x ALLOW tcp PORT 22"),
-		rule("wide", "FROM any TO tag role = x ALLOW tcp"),
+		rule("wide", "FROM any TO tag role = x ALLOW tcp PORT all"),
 		rule("narrow", "FROM any TO tag role = x ALLOW tcp PORT 80"),
 		rule("none", "FROM any TO tag role = nothing ALLOW tcp PORT 80"))
 	rs := compile.All(inv)
