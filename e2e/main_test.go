@@ -4,11 +4,13 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,7 +40,8 @@ var (
 
 func TestMain(m *testing.M) {
 	var err error
-	if runDir, err = os.MkdirTemp("", "fwgit-e2e-"); err != nil {
+	removeStaleDirs()
+	if runDir, err = os.MkdirTemp("", fmt.Sprintf("fwgit-e2e-%d-", os.Getpid())); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
@@ -68,6 +71,22 @@ func TestMain(m *testing.M) {
 	signal.Stop(sigs)
 	os.RemoveAll(runDir)
 	os.Exit(code)
+}
+
+// removeStaleDirs removes the directories of earlier runs that were
+// killed: "fwgit-e2e-<pid>-…" in the temporary directory, whose process is
+// gone.
+func removeStaleDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "fwgit-e2e-*-*"))
+	for _, d := range dirs {
+		pid, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), "fwgit-e2e-"), "-")
+		if _, err := strconv.Atoi(pid); err != nil {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + pid); errors.Is(err, os.ErrNotExist) {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // binaries builds fwgit and fwgit-agent once per run.

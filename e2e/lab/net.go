@@ -168,7 +168,7 @@ func teardown(ctx context.Context, name, hostLink string) error {
 		errs = append(errs, endProcessesIn(ctx, n))
 	}
 	for _, n := range names {
-		errs = append(errs, (&netns.NS{Name: n}).Delete(ctx))
+		errs = append(errs, deleteNS(ctx, n))
 	}
 	if hostLink != "" {
 		if _, err := os.Stat("/sys/class/net/" + hostLink); err == nil {
@@ -178,6 +178,16 @@ func teardown(ctx context.Context, name, hostLink string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// deleteNS deletes namespace n; one that someone else deleted meanwhile
+// (a signal handler and a test's cleanup racing) counts as deleted.
+func deleteNS(ctx context.Context, n string) error {
+	err := (&netns.NS{Name: n}).Delete(ctx)
+	if _, serr := os.Stat(filepath.Join("/run/netns", n)); err != nil && errors.Is(serr, os.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // endProcessesIn ends the processes running in namespace ns (which only
@@ -241,7 +251,7 @@ func CleanStale(ctx context.Context, prefix string) error {
 		if _, err := os.Stat("/proc/" + pidText); err == nil {
 			continue
 		}
-		errs = append(errs, endProcessesIn(ctx, n), (&netns.NS{Name: n}).Delete(ctx))
+		errs = append(errs, endProcessesIn(ctx, n), deleteNS(ctx, n))
 	}
 	return errors.Join(errs...)
 }

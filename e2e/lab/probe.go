@@ -237,7 +237,7 @@ func (l *Lab) checkFirewall(ctx context.Context, fw *Firewall, cases []*CaseOutc
 			// firewall's routes through it.
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			if derr := peerNS.Delete(cctx); derr != nil && err == nil {
+			if derr := deleteNS(cctx, peerNS.Name); derr != nil && err == nil {
 				err = derr
 			}
 			l.mu.Lock()
