@@ -299,6 +299,14 @@ func (b *bench) goBench(pkg, tags, pattern, benchtime string, cpu int) results {
 	if err != nil {
 		b.fail(fmt.Errorf("%s %s: %v\n%s", pkg, pattern, err, tail(out, 30)))
 	}
+	res.vals = parseBench(out)
+	return res
+}
+
+// parseBench reads `go test -bench` output: for each benchmark (named
+// without its -GOMAXPROCS suffix), its figures by unit.
+func parseBench(out []byte) map[string]map[string]float64 {
+	all := map[string]map[string]float64{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		m := benchLine.FindStringSubmatch(sc.Text())
@@ -312,9 +320,9 @@ func (b *bench) goBench(pkg, tags, pattern, benchtime string, cpu int) results {
 				vals[f[i+1]] = v
 			}
 		}
-		res.vals[m[1]] = vals
+		all[m[1]] = vals
 	}
-	return res
+	return all
 }
 
 func tail(b []byte, n int) string {
@@ -403,6 +411,21 @@ func (b *bench) applyVsNFT() {
 	if err != nil {
 		b.fail(fmt.Errorf("hack/bench-apply: %v\n%s", err, tail(out, 30)))
 	}
+	got := parseApply(out)
+	for _, f := range figures {
+		v, ok := got[f.name]
+		if !ok {
+			b.fail(fmt.Errorf("hack/bench-apply printed no %q line", f.name))
+			continue
+		}
+		b.add(row{area: "agent", figure: f.figure, value: v[2], unit: "×", goal: f.goal,
+			shown: fmt.Sprintf("%s ms vs %s ms = %.2f×", number(v[0]), number(v[1]), v[2]), note: "median of 7, alternating, same namespace"})
+	}
+}
+
+// parseApply reads hack/bench-apply's first table: per ruleset, the
+// agent's milliseconds, nft's, and their ratio.
+func parseApply(out []byte) map[string][3]float64 {
 	got := map[string][3]float64{}
 	for _, ln := range strings.Split(string(out), "\n") {
 		if m := applyRE.FindStringSubmatch(ln); m != nil {
@@ -413,15 +436,7 @@ func (b *bench) applyVsNFT() {
 			got[m[1]] = v
 		}
 	}
-	for _, f := range figures {
-		v, ok := got[f.name]
-		if !ok {
-			b.fail(fmt.Errorf("hack/bench-apply printed no %q line", f.name))
-			continue
-		}
-		b.add(row{area: "agent", figure: f.figure, value: v[2], unit: "×", goal: f.goal,
-			shown: fmt.Sprintf("%s ms vs %s ms = %.2f×", number(v[0]), number(v[1]), v[2]), note: "median of 7, alternating, same namespace"})
-	}
+	return got
 }
 
 // text writes the table for a terminal.
