@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -49,8 +50,22 @@ func benchSizes() []int {
 	return []int{100, 500, 1000}
 }
 
+// benchOwners is the number of owners of the benchmark repository: 4, as
+// in the model and validate benchmarks, so that the "1,000 firewalls,
+// 10,000 rules, 50 tags" figures of issues 3 and 4 describe the same
+// repository. FWGIT_BENCH_OWNERS=1 runs the single-owner shape, where
+// every owned rule is in scope of every owned firewall and each firewall
+// gets about three times as many nft rules.
+func benchOwners() int {
+	if n, err := strconv.Atoi(os.Getenv("FWGIT_BENCH_OWNERS")); err == nil && n > 0 {
+		return n
+	}
+	return 4
+}
+
 // getBenchRepo generates (once per size) a repository with n firewalls,
-// 10n rules and 50 tags, the shape issue 4 sets its goals on.
+// 10n rules, 50 tags and [benchOwners] owners, the shape issue 4 sets its
+// goals on.
 func getBenchRepo(b *testing.B, n int) *benchRepo {
 	b.Helper()
 	benchMu.Lock()
@@ -58,7 +73,7 @@ func getBenchRepo(b *testing.B, n int) *benchRepo {
 	if r := benchRepos[n]; r != nil {
 		return r
 	}
-	files := genrepo.Generate(genrepo.Options{Firewalls: n, Rules: 10 * n, Tags: 50, Seed: 1})
+	files := genrepo.Generate(genrepo.Options{Firewalls: n, Rules: 10 * n, Tags: 50, Owners: benchOwners(), Seed: 1})
 	base := fstest.MapFS{}
 	for name, data := range files {
 		base[name] = &fstest.MapFile{Data: data}

@@ -105,31 +105,6 @@ func All(inv *model.Inventory) map[string]*nft.Ruleset {
 	return res
 }
 
-// Update returns the rulesets of next given those of prev (compiled from
-// old): it copies prev and recompiles only the firewalls [model.Diff] names,
-// dropping those that no longer exist. prev is not modified.
-func Update(prev map[string]*nft.Ruleset, old, next *model.Inventory) map[string]*nft.Ruleset {
-	res := make(map[string]*nft.Ruleset, len(next.Firewalls))
-	for k, v := range prev {
-		res[k] = v
-	}
-	c := newCompiler(next)
-	for _, name := range model.Diff(old, next) {
-		delete(res, name)
-		if f := next.FirewallByName(name); f != nil {
-			res[name] = c.firewall(f)
-		}
-	}
-	// Firewalls that disappeared without Diff naming them cannot be served
-	// a stale ruleset either.
-	for k := range res {
-		if next.FirewallByName(k) == nil {
-			delete(res, k)
-		}
-	}
-	return res
-}
-
 // usable reports whether a rule can apply to any firewall at all.
 func usable(r *model.Rule) bool { return r.Enabled && r.Parsed != nil }
 

@@ -29,12 +29,12 @@ func (c *compiler) code(r *model.Rule) *ruleCode {
 	}
 	rc := &ruleCode{r: r}
 	p := r.Parsed
-	if !(p.Priority == 0 && p.Action == fwrule.Block) {
+	if !noop(r, true) {
 		var sets []nft.Set
 		rc.in, sets = c.direction(r, p.From, true)
 		rc.inSets = c.setIDs(sets)
 	}
-	if !(p.Priority == 0 && p.Action == fwrule.Allow) {
+	if !noop(r, false) {
 		var sets []nft.Set
 		rc.out, sets = c.direction(r, p.To, false)
 		rc.outSets = c.setIDs(sets)
