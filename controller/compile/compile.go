@@ -122,6 +122,8 @@ type compiler struct {
 	setID    map[string]int
 	setStamp []uint32
 	gen      uint32
+	// rank is each set's position in name order (see setRanks).
+	rank []int
 }
 
 func newCompiler(inv *model.Inventory) *compiler {
@@ -211,9 +213,6 @@ func (c *compiler) assemble(fw *model.Firewall, in, out []*ruleCode) *nft.Rulese
 		output = append(output, rc.out...)
 		take(rc.outSets)
 	}
-	for _, id := range userSets {
-		addSets([]nft.Set{c.sets[id]})
-	}
 	rs := &nft.Ruleset{
 		Version: nft.IRVersion,
 		Table:   nft.DefaultTable,
@@ -222,11 +221,49 @@ func (c *compiler) assemble(fw *model.Firewall, in, out []*ruleCode) *nft.Rulese
 			{Name: ChainOutput, Hook: nft.HookOutput, Priority: 0, Policy: nft.Accept, Rules: output},
 		},
 	}
+	// User sets come sorted by name through their ranks; a set of the
+	// always-present rules with the same content gives way to the user
+	// set, whose empty comment sorts first.
+	rank := c.setRanks()
+	slices.SortFunc(userSets, func(a, b int) int { return cmp.Compare(rank[a], rank[b]) })
+	var builtin []nft.Set
 	for _, s := range sets {
-		rs.Sets = append(rs.Sets, s)
+		if _, user := c.setID[s.Name]; !user || c.setStamp[c.setID[s.Name]] != c.gen {
+			builtin = append(builtin, s)
+		}
 	}
-	slices.SortFunc(rs.Sets, func(a, b nft.Set) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(builtin, func(a, b nft.Set) int { return strings.Compare(a.Name, b.Name) })
+	if n := len(userSets) + len(builtin); n > 0 {
+		rs.Sets = make([]nft.Set, 0, n)
+	}
+	for _, id := range userSets {
+		s := &c.sets[id]
+		for len(builtin) > 0 && builtin[0].Name < s.Name {
+			rs.Sets = append(rs.Sets, builtin[0])
+			builtin = builtin[1:]
+		}
+		rs.Sets = append(rs.Sets, *s)
+	}
+	rs.Sets = append(rs.Sets, builtin...)
 	return rs
+}
+
+// setRanks returns the position of each numbered set in name order,
+// computed again only when sets were added since.
+func (c *compiler) setRanks() []int {
+	if len(c.rank) == len(c.sets) {
+		return c.rank
+	}
+	ids := make([]int, len(c.sets))
+	for i := range ids {
+		ids[i] = i
+	}
+	slices.SortFunc(ids, func(a, b int) int { return strings.Compare(c.sets[a].Name, c.sets[b].Name) })
+	c.rank = make([]int, len(c.sets))
+	for r, id := range ids {
+		c.rank[id] = r
+	}
+	return c.rank
 }
 
 // Precedence orders the rules of one chain: higher priority first; at equal
