@@ -148,6 +148,7 @@ func run() int {
 	}
 	defer os.RemoveAll(tmp)
 	b := &bench{root: root, tmp: tmp, root0: os.Geteuid() == 0, log: os.Stderr}
+	before := loadAvg()
 	start := time.Now()
 	b.all()
 	took := time.Since(start)
@@ -156,7 +157,8 @@ func run() int {
 	b.text(&tbl)
 	fmt.Print("\n", tbl.String())
 	m := machine()
-	fmt.Printf("\n%s; %s in total\n", m.oneLine(), took.Round(time.Second))
+	m.loadBefore, m.loadAfter = before, loadAvg()
+	fmt.Printf("\n%s; %s in total; load average %s before, %s after\n", m.oneLine(), took.Round(time.Second), m.loadBefore, m.loadAfter)
 	if *out != "" {
 		if err := os.WriteFile(*out, b.markdown(m, took), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -457,8 +459,8 @@ func (b *bench) markdown(m machineInfo, took time.Duration) []byte {
 	fmt.Fprintf(&w, "Where two things are compared (the agent's apply against `nft -f`) they are measured side by side in the same run, alternating. ")
 	fmt.Fprintf(&w, "Re-run it to refresh this file; figures from another machine are not comparable.\n\n")
 	fmt.Fprintf(&w, "| machine | |\n|---|---|\n")
-	fmt.Fprintf(&w, "| CPU | %s |\n| cores | %d |\n| memory | %s |\n| kernel | %s |\n| Go | %s |\n| commit | %s |\n| date | %s |\n| duration | %s |\n\n",
-		m.cpu, m.cores, m.memory, m.kernel, m.goVersion, m.commit, m.date, took.Round(time.Second))
+	fmt.Fprintf(&w, "| CPU | %s |\n| cores | %d |\n| memory | %s |\n| kernel | %s |\n| Go | %s |\n| commit | %s |\n| date | %s |\n| duration | %s |\n| load average (1 min) before / after | %s / %s |\n\n",
+		m.cpu, m.cores, m.memory, m.kernel, m.goVersion, m.commit, m.date, took.Round(time.Second), m.loadBefore, m.loadAfter)
 	fmt.Fprintf(&w, "| area | figure | measured | goal | result | notes |\n|---|---|---|---|---|---|\n")
 	for _, r := range b.rows {
 		note := r.note
@@ -497,11 +499,23 @@ func (b *bench) markdown(m machineInfo, took time.Duration) []byte {
 
 type machineInfo struct {
 	cpu, memory, kernel, goVersion, commit, date string
+	// loadBefore and loadAfter are the 1-minute load averages when the
+	// run began and ended: other work on the machine skews the figures.
+	loadBefore, loadAfter string
 	cores                                        int
 }
 
 func (m machineInfo) oneLine() string {
 	return fmt.Sprintf("%s, %d cores, %s, Linux %s, %s", m.cpu, m.cores, m.memory, m.kernel, m.goVersion)
+}
+
+// loadAvg returns the 1-minute load average.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
 }
 
 // machine describes the machine the benchmarks ran on.
