@@ -256,46 +256,54 @@ func ruleChanges(base, head *model.Inventory) map[string]CauseKind {
 	return out
 }
 
-// fingerprints returns, per comment, the text of every rule carrying it.
-// Set names are derived from their content, so a set membership change
-// shows up on the rules that use the set without writing the set out.
-func fingerprints(rs *nft.Ruleset) map[string]string {
-	out := map[string]string{}
+// fingerprints returns, per comment, the rules carrying it with their
+// chains. Two fingerprints are equal when the rules render the same (see
+// [sameFingerprint]); set names are derived from their content, so a set
+// membership change shows up on the rules that use the set.
+func fingerprints(rs *nft.Ruleset) map[string][]chainRule {
+	out := map[string][]chainRule{}
 	if rs.Empty() {
 		return out
 	}
 	for _, c := range rs.Chains {
 		for i := range c.Rules {
 			r := &c.Rules[i]
-			out[r.Comment] += c.Name + ": " + r.String() + "\n"
+			out[r.Comment] = append(out[r.Comment], chainRule{c.Name, r})
 		}
 	}
 	return out
 }
 
+// chainRule is a rule and the name of its chain.
+type chainRule struct {
+	chain string
+	rule  *nft.Rule
+}
+
+// sameFingerprint reports whether two fingerprints render the same,
+// comparing the canonical IR instead of its text.
+func sameFingerprint(a, b []chainRule) bool {
+	return slices.EqualFunc(a, b, func(x, y chainRule) bool {
+		return x.chain == y.chain && equalRules(x.rule, y.rule)
+	})
+}
+
 // causes explains the change of one firewall.
 func causes(base, head *model.Inventory, bf, hf *model.Firewall, brs, hrs *nft.Ruleset, changed map[string]CauseKind) []Cause {
 	bfp, hfp := fingerprints(brs), fingerprints(hrs)
-	ruleIn := func(inv *model.Inventory, uuid string) *model.Rule {
-		for _, r := range inv.Rules {
-			if r.UUID == uuid {
-				return r
-			}
-		}
-		return nil
-	}
+	ruleIn := func(inv *model.Inventory, uuid string) *model.Rule { return inv.RuleByUUID(uuid) }
 	byUUID := map[string]Cause{}
 	builtin := false
 	for _, comment := range sortedKeys(union(bfp, hfp)) {
 		uuid, isRule := compile.RuleUUID(comment)
 		if !isRule {
-			if bfp[comment] != hfp[comment] {
+			if !sameFingerprint(bfp[comment], hfp[comment]) {
 				builtin = true
 			}
 			continue
 		}
 		kind, manifestChanged := changed[uuid]
-		if !manifestChanged && bfp[comment] == hfp[comment] {
+		if !manifestChanged && sameFingerprint(bfp[comment], hfp[comment]) {
 			continue
 		}
 		if !manifestChanged {
@@ -333,7 +341,7 @@ func rulePos(r *model.Rule) diag.Pos {
 	return diag.Pos{File: r.Pos.File, Line: r.Pos.Line}
 }
 
-func union(a, b map[string]string) map[string]bool {
+func union[V any](a, b map[string]V) map[string]bool {
 	out := make(map[string]bool, len(a)+len(b))
 	for k := range a {
 		out[k] = true
