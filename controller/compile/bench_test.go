@@ -174,3 +174,25 @@ func BenchmarkPlan(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPlanUpdate is BenchmarkPlan compiling the head revision with
+// compile.Update from the base rulesets, as a caller that has both should:
+// only the firewalls model.Diff names are compiled twice, and the plan
+// finds the others unchanged by pointer without comparing them.
+func BenchmarkPlanUpdate(b *testing.B) {
+	for _, n := range benchSizes() {
+		b.Run(fmt.Sprintf("firewalls=%d", n), func(b *testing.B) {
+			r := getBenchRepo(b, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				base, _ := buildInv(r.base)
+				head, _ := buildInv(r.head)
+				brs := compile.All(base)
+				p := plan.Compute(base, head, brs, compile.Update(brs, base, head))
+				if err := p.WriteMarkdown(io.Discard); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
