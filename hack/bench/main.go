@@ -461,6 +461,11 @@ func (b *bench) markdown(m machineInfo, took time.Duration) []byte {
 	fmt.Fprintf(&w, "| machine | |\n|---|---|\n")
 	fmt.Fprintf(&w, "| CPU | %s |\n| cores | %d |\n| memory | %s |\n| kernel | %s |\n| Go | %s |\n| commit | %s |\n| date | %s |\n| duration | %s |\n| load average (1 min) before / after | %s / %s |\n\n",
 		m.cpu, m.cores, m.memory, m.kernel, m.goVersion, m.commit, m.date, took.Round(time.Second), m.loadBefore, m.loadAfter)
+	if busy(m) {
+		fmt.Fprintf(&w, "**Other work was running on this machine during the run** (load average %s before, %s after, on %d cores): "+
+			"the figures are pessimistic, the timing ones most. Re-run `make bench` on an idle machine for figures to compare with the goals.\n\n",
+			m.loadBefore, m.loadAfter, m.cores)
+	}
 	fmt.Fprintf(&w, "| area | figure | measured | goal | result | notes |\n|---|---|---|---|---|---|\n")
 	for _, r := range b.rows {
 		note := r.note
@@ -507,6 +512,17 @@ type machineInfo struct {
 
 func (m machineInfo) oneLine() string {
 	return fmt.Sprintf("%s, %d cores, %s, Linux %s, %s", m.cpu, m.cores, m.memory, m.kernel, m.goVersion)
+}
+
+// busy reports whether the load average before or after the run exceeded
+// half the cores: something else competed with the benchmarks.
+func busy(m machineInfo) bool {
+	for _, l := range []string{m.loadBefore, m.loadAfter} {
+		if v, err := strconv.ParseFloat(l, 64); err == nil && v > float64(m.cores)/2 {
+			return true
+		}
+	}
+	return false
 }
 
 // loadAvg returns the 1-minute load average.

@@ -70,3 +70,14 @@ func TestRow(t *testing.T) {
 		})
 	}
 }
+
+func TestBusy(t *testing.T) {
+	for _, tc := range []struct {
+		before, after string
+		want          bool
+	}{{"0.20", "0.90", false}, {"0.20", "1.50", true}, {"3.00", "0.10", true}, {"unknown", "unknown", false}} {
+		if got := busy(machineInfo{cores: 2, loadBefore: tc.before, loadAfter: tc.after}); got != tc.want {
+			t.Errorf("busy(load %s/%s on 2 cores) = %v, want %v", tc.before, tc.after, got, tc.want)
+		}
+	}
+}
