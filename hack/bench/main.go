@@ -507,7 +507,7 @@ type machineInfo struct {
 	// loadBefore and loadAfter are the 1-minute load averages when the
 	// run began and ended: other work on the machine skews the figures.
 	loadBefore, loadAfter string
-	cores                                        int
+	cores                 int
 }
 
 func (m machineInfo) oneLine() string {
