@@ -5,6 +5,7 @@
 package hack
 
 import (
+	_ "github.com/ProtonMail/go-crypto/openpgp"
 	_ "github.com/chromedp/chromedp"
 	_ "github.com/fsnotify/fsnotify"
 	_ "github.com/go-git/go-git/v5"
@@ -18,9 +19,8 @@ import (
 	_ "github.com/vishvananda/netns"
 	_ "go.etcd.io/bbolt"
 	_ "go.uber.org/goleak"
+	_ "golang.org/x/crypto/ssh"
 	_ "golang.org/x/sync/errgroup"
 	_ "golang.org/x/tools/txtar"
 	_ "sigs.k8s.io/yaml"
-	_ "github.com/ProtonMail/go-crypto/openpgp"
-	_ "golang.org/x/crypto/ssh"
 )
