@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -102,18 +104,30 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 
 // DecodeJSON reads a JSON body of at most limit bytes into v, rejecting
 // unknown fields and trailing data. Errors are [HTTPError]s (400 or 413).
+// The whole body is read, so a valid document followed by more than limit
+// bytes of anything is still refused as too large.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	tooLarge := func(err error) bool {
+		var mbe *http.MaxBytesError
+		return errors.As(err, &mbe)
+	}
+	large := &HTTPError{Status: http.StatusRequestEntityTooLarge, Code: "RequestEntityTooLarge", Msg: fmt.Sprintf("request body over %d bytes", limit)}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return &HTTPError{Status: http.StatusRequestEntityTooLarge, Code: "RequestEntityTooLarge", Msg: fmt.Sprintf("request body over %d bytes", limit)}
+		if tooLarge(err) {
+			return large
 		}
 		return &HTTPError{Status: http.StatusBadRequest, Code: "InvalidContent", Msg: "invalid JSON: " + err.Error()}
 	}
-	if dec.More() {
+	rest, err := io.ReadAll(io.MultiReader(dec.Buffered(), r.Body))
+	switch {
+	case tooLarge(err):
+		return large
+	case err != nil:
+		return &HTTPError{Status: http.StatusBadRequest, Code: "InvalidContent", Msg: "reading body: " + err.Error()}
+	case len(bytes.TrimSpace(rest)) > 0:
 		return &HTTPError{Status: http.StatusBadRequest, Code: "InvalidContent", Msg: "invalid JSON: trailing data"}
 	}
 	return nil
