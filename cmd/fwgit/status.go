@@ -78,6 +78,16 @@ func newStatusCmd() *cobra.Command {
 	return cmd
 }
 
+// statusClient asks the controller for its status. It follows no redirect:
+// the request carries the bearer token, and net/http would forward it to a
+// redirect target on the same host name (another port, or plain http).
+var statusClient = &http.Client{
+	Timeout: 15 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return errors.New("the controller answered with a redirect; give its API URL with --controller")
+	},
+}
+
 func fetchStatus(ctx context.Context, base string, token config.Secret) (*api.StatusResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -88,7 +98,7 @@ func fetchStatus(ctx context.Context, base string, token config.Secret) (*api.St
 	if !token.IsZero() {
 		req.Header.Set("Authorization", "Bearer "+token.Reveal())
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := statusClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("status: asking the controller: %w", err)
 	}

@@ -76,3 +76,30 @@ func TestStatusCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusNoRedirect checks that `fwgit status` never follows a redirect:
+// the bearer token must not reach another listener on the same host.
+func TestStatusNoRedirect(t *testing.T) {
+	var leaked string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked = r.Header.Get("Authorization")
+		httpapi.WriteJSON(w, 200, api.StatusResponse{})
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/v1/status", http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	tokFile := filepath.Join(t.TempDir(), "tok")
+	os.WriteFile(tokFile, []byte("secret-token\n"), 0o600)
+	cmd := newStatusCmd()
+	cmd.SetOut(new(bytes.Buffer))
+	cmd.SetArgs([]string{"--controller", srv.URL, "--token-file", tokFile})
+	err := cmd.ExecuteContext(context.Background())
+	if leaked != "" {
+		t.Errorf("redirect target got Authorization %q, want no request with the token", leaked)
+	}
+	if err == nil || !strings.Contains(err.Error(), "redirect") {
+		t.Errorf("status after a redirect: err = %v, want an error naming the redirect", err)
+	}
+}
