@@ -57,6 +57,12 @@ func (c *console) deny(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/ui/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 }
 
+// crossOrigin refuses the console's POSTs from other origins: by
+// Sec-Fetch-Site where the browser sends it, else by Origin against Host
+// (an opaque "null" Origin, as from a sandboxed frame, is refused too).
+// Requests with neither header (scripts, not browsers) pass.
+var crossOrigin = http.NewCrossOriginProtection()
+
 // safeNext keeps a post-login redirect inside the console.
 func safeNext(next string) string {
 	if !strings.HasPrefix(next, "/ui/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
@@ -86,10 +92,8 @@ func (c *console) login(w http.ResponseWriter, r *http.Request, p *page) error {
 		return nil
 	}
 	// A cross-site form must not log a browser in (login CSRF).
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
-		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
-			return &httpError{http.StatusForbidden, "cross-origin login refused"}
-		}
+	if crossOrigin.Check(r) != nil {
+		return &httpError{http.StatusForbidden, "cross-origin login refused"}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
 	if err := r.ParseForm(); err != nil {
@@ -111,6 +115,10 @@ func (c *console) login(w http.ResponseWriter, r *http.Request, p *page) error {
 }
 
 func (c *console) logout(w http.ResponseWriter, r *http.Request, p *page) error {
+	// A cross-site form must not log a browser out.
+	if crossOrigin.Check(r) != nil {
+		return &httpError{http.StatusForbidden, "cross-origin logout refused"}
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: "", Path: "/ui/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,

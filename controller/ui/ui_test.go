@@ -196,9 +196,16 @@ func TestAuth(t *testing.T) {
 		}
 	})
 	t.Run("cross-origin login", func(t *testing.T) {
-		resp := post(url.Values{"token": {testToken}}, "Origin", "https://evil.example")
-		if resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
-			t.Errorf("cross-origin login = %d with %d cookies, want 403 and none", resp.StatusCode, len(resp.Cookies()))
+		for _, hdr := range [][]string{
+			{"Origin", "https://evil.example"},
+			{"Origin", "null"}, // a sandboxed frame's form
+			{"Sec-Fetch-Site", "cross-site"},
+			{"Sec-Fetch-Site", "same-site", "Origin", "http://example.com"},
+		} {
+			resp := post(url.Values{"token": {testToken}}, hdr...)
+			if resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
+				t.Errorf("login with %q = %d with %d cookies, want 403 and none", hdr, resp.StatusCode, len(resp.Cookies()))
+			}
 		}
 	})
 	var cookie *http.Cookie
@@ -258,8 +265,20 @@ func TestAuth(t *testing.T) {
 			})
 		}
 	})
+	t.Run("cross-origin logout", func(t *testing.T) {
+		for _, hdr := range [][]string{{"Origin", "https://evil.example"}, {"Origin", "null"}, {"Sec-Fetch-Site", "cross-site"}} {
+			req := httptest.NewRequest("POST", "/ui/logout", nil)
+			req.Header.Set(hdr[0], hdr[1])
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusForbidden || len(rec.Result().Cookies()) != 0 {
+				t.Errorf("logout with %q = %d with cookies %v, want 403 and none", hdr, rec.Code, rec.Result().Cookies())
+			}
+		}
+	})
 	t.Run("logout", func(t *testing.T) {
 		req := httptest.NewRequest("POST", "/ui/logout", nil)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		cs := rec.Result().Cookies()
