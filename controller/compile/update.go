@@ -107,6 +107,9 @@ type piece struct {
 	// hold those they name.
 	sets   []int
 	reused bool
+	// at is the index of the first of rules in the previous chain, when
+	// reused by patch.
+	at int
 }
 
 func (u *updater) firewall(f *model.Firewall, p *nft.Ruleset) *nft.Ruleset {
@@ -128,9 +131,145 @@ func (u *updater) firewall(f *model.Firewall, p *nft.Ruleset) *nft.Ruleset {
 			prevOut = ch.Rules
 		}
 	}
-	in := u.patch(f, prevIn, true)
-	out := u.patch(f, prevOut, false)
+	in, inIntact := u.patch(f, prevIn, true)
+	out, outIntact := u.patch(f, prevOut, false)
+	if inIntact && outIntact {
+		if rs := u.extend(f, prevIn, prevOut, in, out, p.Sets); rs != nil {
+			return rs
+		}
+	}
 	return u.finish(f, in, out, p.Sets)
+}
+
+// extend is the fast path of a firewall none of whose previous user rules
+// went away or were recompiled: when its always-present rules are also
+// those of prev (prevIn, prevOut and prevSets), every previous set is still
+// used, so the sets are prev's plus those of the fresh pieces, and a chain
+// without fresh pieces is prev's own rules. It returns nil when the
+// always-present rules differ.
+func (u *updater) extend(f *model.Firewall, prevIn, prevOut []nft.Rule, in, out []piece, prevSets []nft.Set) *nft.Ruleset {
+	c := u.c
+	builtIn := builtinInput(c.inv.Settings.AgentPort, c.inv.Settings.ControllerAddresses, f.Management, func([]nft.Set) {})
+	builtOut := builtinOutput()
+	if !sameBuiltin(builtIn, prevIn) || !sameBuiltin(builtOut, prevOut) {
+		return nil
+	}
+	var fresh []int
+	for _, pcs := range [2][]piece{in, out} {
+		for _, pc := range pcs {
+			if !pc.reused {
+				fresh = append(fresh, pc.sets...)
+			}
+		}
+	}
+	return &nft.Ruleset{
+		Version: nft.IRVersion,
+		Table:   nft.DefaultTable,
+		Sets:    u.addSets(prevSets, fresh),
+		Chains: []nft.Chain{
+			{Name: ChainInput, Hook: nft.HookInput, Priority: 0, Policy: nft.Drop, Rules: join(builtIn, in, prevIn)},
+			{Name: ChainOutput, Hook: nft.HookOutput, Priority: 0, Policy: nft.Accept, Rules: join(builtOut, out, prevOut)},
+		},
+	}
+}
+
+// sameBuiltin reports whether prev starts with exactly the always-present
+// rules builtin (those whose comment names no rule).
+func sameBuiltin(builtin, prev []nft.Rule) bool {
+	n := 0
+	for n < len(prev) {
+		if _, ok := RuleUUID(prev[n].Comment); ok {
+			break
+		}
+		n++
+	}
+	if n != len(builtin) {
+		return false
+	}
+	for i := range builtin {
+		if !sameNFTRule(&builtin[i], &prev[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameNFTRule reports whether two nft rules are equal field by field.
+func sameNFTRule(a, b *nft.Rule) bool {
+	sameAddr := func(x, y *nft.AddrMatch) bool {
+		if x == nil || y == nil {
+			return x == y
+		}
+		return x.Set == y.Set && slices.Equal(x.Prefixes, y.Prefixes)
+	}
+	return a.Family == b.Family && a.IIF == b.IIF && a.OIF == b.OIF && a.CTState == b.CTState &&
+		sameAddr(a.Src, b.Src) && sameAddr(a.Dst, b.Dst) && a.Proto == b.Proto &&
+		slices.Equal(a.DPorts, b.DPorts) &&
+		slices.EqualFunc(a.ICMP, b.ICMP, func(x, y nft.ICMPMatch) bool {
+			return x.Type == y.Type && (x.Code == nil) == (y.Code == nil) && (x.Code == nil || *x.Code == *y.Code)
+		}) &&
+		a.Log == b.Log && a.Verdict == b.Verdict && a.Comment == b.Comment
+}
+
+// join returns the chain of builtin rules (equal to prev's) followed by the
+// pieces: prev itself when every piece is reused, since the pieces then are
+// all of prev's user rules in order, and otherwise one exactly sized copy
+// that appends runs of adjacent reused pieces at once.
+func join(builtin []nft.Rule, pieces []piece, prev []nft.Rule) []nft.Rule {
+	n := len(builtin)
+	all := true
+	for _, pc := range pieces {
+		n += len(pc.rules)
+		all = all && pc.reused
+	}
+	if all && n == len(prev) {
+		return prev[:len(prev):len(prev)]
+	}
+	rules := append(make([]nft.Rule, 0, n), builtin...)
+	lo, hi := 0, 0 // the run prev[lo:hi] not yet appended
+	for _, pc := range pieces {
+		if pc.reused && pc.at == hi {
+			hi += len(pc.rules)
+			continue
+		}
+		rules = append(rules, prev[lo:hi]...)
+		lo, hi = 0, 0
+		if pc.reused {
+			lo, hi = pc.at, pc.at+len(pc.rules)
+		} else {
+			rules = append(rules, pc.rules...)
+		}
+	}
+	return append(rules, prev[lo:hi]...)
+}
+
+// addSets returns prevSets (sorted by name) with the compiler's sets ids
+// added: prevSets itself when it already holds them all, as user sets
+// (empty comment), and otherwise a sorted copy.
+func (u *updater) addSets(prevSets []nft.Set, ids []int) []nft.Set {
+	byName := func(s nft.Set, name string) int { return strings.Compare(s.Name, name) }
+	var add []nft.Set
+	for _, id := range ids {
+		s := u.c.sets[id]
+		if i, ok := slices.BinarySearchFunc(prevSets, s.Name, byName); ok && prevSets[i].Comment == "" {
+			continue
+		}
+		if !slices.ContainsFunc(add, func(x nft.Set) bool { return x.Name == s.Name }) {
+			add = append(add, s)
+		}
+	}
+	if len(add) == 0 {
+		return prevSets
+	}
+	sets := make([]nft.Set, 0, len(prevSets)+len(add))
+	for _, s := range prevSets {
+		if !slices.ContainsFunc(add, func(x nft.Set) bool { return x.Name == s.Name }) {
+			sets = append(sets, s)
+		}
+	}
+	sets = append(sets, add...)
+	slices.SortFunc(sets, func(a, b nft.Set) int { return strings.Compare(a.Name, b.Name) })
+	return sets
 }
 
 // rebuild recompiles f from the rules that apply to it, reusing the pieces
@@ -360,13 +499,17 @@ func onSide(side []*model.Firewall, f *model.Firewall) bool {
 // same, recompiled ones in place for the rules whose other side changed
 // addresses, without the rules that are gone or changed, and merged with
 // the changed, new or recompiled rules that prev lacks.
-func (u *updater) patch(f *model.Firewall, prev []nft.Rule, inbound bool) []piece {
+//
+// intact reports that every user rule of prev is kept as it was, so that the
+// chain is prev with pieces added.
+func (u *updater) patch(f *model.Firewall, prev []nft.Rule, inbound bool) (pieces []piece, intact bool) {
 	dir := 1
 	if inbound {
 		dir = 0
 	}
 	kept := make([]piece, 0, len(prev))
 	var done map[*model.Rule]bool
+	intact = true
 	for i := 0; i < len(prev); {
 		j := i + 1
 		for j < len(prev) && prev[j].Comment == prev[i].Comment {
@@ -375,10 +518,13 @@ func (u *updater) patch(f *model.Firewall, prev []nft.Rule, inbound bool) []piec
 		uuid, ok := RuleUUID(prev[i].Comment)
 		ri := u.byUUID[uuid]
 		switch {
-		case !ok || ri == nil || ri.changed:
+		case !ok:
+		case ri == nil || ri.changed:
+			intact = false
 		case ri.reuse[dir]:
-			kept = append(kept, piece{r: ri.r, rules: prev[i:j:j], reused: true})
+			kept = append(kept, piece{r: ri.r, rules: prev[i:j:j], reused: true, at: i})
 		default:
+			intact = false
 			if done == nil {
 				done = map[*model.Rule]bool{}
 			}
@@ -405,7 +551,7 @@ func (u *updater) patch(f *model.Firewall, prev []nft.Rule, inbound bool) []piec
 			fresh = append(fresh, pc)
 		}
 	}
-	return merge(kept, fresh, inbound)
+	return merge(kept, fresh, inbound), intact
 }
 
 // fresh compiles r for one chain.
