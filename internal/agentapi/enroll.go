@@ -168,7 +168,13 @@ type EnrollRequest struct {
 }
 
 // LogValue redacts the token.
-func (r EnrollRequest) LogValue() slog.Value { return slog.StringValue("[enroll request]") }
+func (r EnrollRequest) LogValue() slog.Value { return slog.StringValue(r.String()) }
+
+// String redacts the token, so %v and %+v never print it.
+func (r EnrollRequest) String() string { return "[enroll request]" }
+
+// GoString redacts the token for %#v.
+func (r EnrollRequest) GoString() string { return r.String() }
 
 // EnrollResponse is the answer to POST [PathEnroll], and to POST
 // [CertificatePath] (renewal).

@@ -43,6 +43,18 @@ func TestEnrollTokenRedacts(t *testing.T) {
 	}
 }
 
+func TestEnrollRequestRedacts(t *testing.T) {
+	tok := goodToken()
+	req := EnrollRequest{Token: tok.Encode(), CSR: "csr"}
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "request", req)
+	for _, s := range []string{fmt.Sprint(req), fmt.Sprintf("%v %+v %#v %s", req, req, req, req), fmt.Sprintf("%v", &req), buf.String()} {
+		if strings.Contains(s, req.Token) || strings.Contains(s, tok.Secret) {
+			t.Errorf("token printed: %s", s)
+		}
+	}
+}
+
 func TestParseEnrollTokenRefuses(t *testing.T) {
 	mod := func(f func(*EnrollToken)) string { tok := goodToken(); f(&tok); return tok.Encode() }
 	for _, tc := range []struct{ name, in string }{
