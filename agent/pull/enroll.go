@@ -100,7 +100,7 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Identity, error) {
 	body, _ := json.Marshal(agentapi.EnrollRequest{Token: o.Token, CSR: csr})
 	tr := newTransport(pinnedTLS(tok.CAFingerprint))
 	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: o.Timeout}
+	client := &http.Client{Transport: tr, Timeout: o.Timeout, CheckRedirect: noRedirect}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+agentapi.PathEnroll, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -143,6 +143,13 @@ func newTransport(tc *tls.Config) *http.Transport {
 		MaxIdleConnsPerHost: 2,
 		IdleConnTimeout:     90 * time.Second,
 	}
+}
+
+// noRedirect makes a client refuse redirects: the enrollment body holds
+// the token, and every pull request carries the client certificate, so
+// none of them goes anywhere but the controller's URL.
+func noRedirect(*http.Request, []*http.Request) error {
+	return errors.New("the controller answered with a redirect; give its URL instead")
 }
 
 // roundTrip sends req and decodes a 2xx JSON answer into out (when not

@@ -224,7 +224,7 @@ func (l *Loop) poll(ctx context.Context, st agentapi.State) (*agentapi.RulesetRe
 		req.Header.Set("If-None-Match", strconv.Quote(st.Digest))
 	}
 	req.Header.Set(agentapi.HeaderGeneration, strconv.FormatUint(st.Generation, 10))
-	resp, err := (&http.Client{Transport: l.tr}).Do(req)
+	resp, err := (&http.Client{Transport: l.tr, CheckRedirect: noRedirect}).Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +265,7 @@ func (l *Loop) sendState(ctx context.Context) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	return roundTrip(&http.Client{Transport: l.tr}, req, nil)
+	return roundTrip(&http.Client{Transport: l.tr, CheckRedirect: noRedirect}, req, nil)
 }
 
 // confirm ends a commit-confirm window once the agent has reached the

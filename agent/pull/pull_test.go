@@ -5,13 +5,19 @@ package pull_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -440,5 +446,42 @@ func TestNeedsRenewal(t *testing.T) {
 		if got := pull.NeedsRenewal(nb, na, nb.Add(tc.at)); got != tc.want {
 			t.Errorf("NeedsRenewal(+%v) = %v, want %v", tc.at, got, tc.want)
 		}
+	}
+}
+
+// TestEnrollFollowsNoRedirect checks that the token goes only to the
+// controller's URL: a redirect, even to a host that passes the CA pin, is
+// refused and the token never reaches the target.
+func TestEnrollFollowsNoRedirect(t *testing.T) {
+	c := newController(t, pullserver.Options{})
+	cert, err := c.ca.ServerCertificate([]string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(h http.HandlerFunc) *httptest.Server {
+		s := httptest.NewUnstartedServer(h)
+		s.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+		s.StartTLS()
+		t.Cleanup(s.Close)
+		return s
+	}
+	var leaked atomic.Bool
+	target := serve(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if len(b) > 0 {
+			leaked.Store(true)
+		}
+		w.WriteHeader(http.StatusTeapot)
+	})
+	redirector := serve(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusPermanentRedirect)
+	})
+	tok := c.token("db-1", time.Hour, 1)
+	_, err = pull.Enroll(context.Background(), pull.EnrollOptions{Token: tok.Encode(), Dir: t.TempDir(), URL: redirector.URL})
+	if err == nil || !strings.Contains(err.Error(), "redirect") {
+		t.Errorf("Enroll through a redirect = %v, want an error naming the redirect", err)
+	}
+	if leaked.Load() {
+		t.Error("the redirect target received the enrollment body")
 	}
 }

@@ -59,7 +59,7 @@ func (l *Loop) Renew(ctx context.Context) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	var res agentapi.EnrollResponse
-	if err := roundTrip(&http.Client{Transport: l.tr}, req, &res); err != nil {
+	if err := roundTrip(&http.Client{Transport: l.tr, CheckRedirect: noRedirect}, req, &res); err != nil {
 		return fmt.Errorf("renewing certificate: %w", err)
 	}
 	der, err := acceptCertificate(res.Certificate, key, id.Firewall, id.CA)
