@@ -64,6 +64,10 @@ type updater struct {
 	// changed or whose sides' addresses did (see [updater.classify]).
 	byUUID map[string]*ruleInfo
 	redo   []*ruleInfo
+	// bad lists, for the input and output chains, the usable rules of old
+	// whose nft rules cannot stay in that chain: gone, changed or to be
+	// recompiled.
+	bad [2][]*model.Rule
 }
 
 // ruleInfo is what Update knows of one rule of next: whether the manifest
@@ -94,6 +98,17 @@ func (u *updater) classify() {
 		u.byUUID[r.UUID] = ri
 		if ri.changed || !ri.reuse[0] || !ri.reuse[1] {
 			u.redo = append(u.redo, ri)
+		}
+	}
+	for _, o := range u.old.Rules {
+		if !usable(o) {
+			continue
+		}
+		ri := u.byUUID[o.UUID]
+		for dir := range 2 {
+			if ri == nil || ri.changed || !ri.reuse[dir] {
+				u.bad[dir] = append(u.bad[dir], o)
+			}
 		}
 	}
 }
@@ -131,6 +146,9 @@ func (u *updater) firewall(f *model.Firewall, p *nft.Ruleset) *nft.Ruleset {
 			prevOut = ch.Rules
 		}
 	}
+	if rs := u.insert(f, of, prevIn, prevOut, p.Sets); rs != nil {
+		return rs
+	}
 	in, inIntact := u.patch(f, prevIn, true)
 	out, outIntact := u.patch(f, prevOut, false)
 	if inIntact && outIntact {
@@ -139,6 +157,108 @@ func (u *updater) firewall(f *model.Firewall, p *nft.Ruleset) *nft.Ruleset {
 		}
 	}
 	return u.finish(f, in, out, p.Sets)
+}
+
+// insert is the fastest path of a firewall f (of in old) whose selection is
+// unchanged: when no rule of old that applied to of must leave its chains
+// or be recompiled, the chains are the previous ones with the pieces of the
+// changed or new rules inserted, found without walking the previous rules.
+// It returns nil when that does not hold.
+func (u *updater) insert(f, of *model.Firewall, prevIn, prevOut []nft.Rule, prevSets []nft.Set) *nft.Ruleset {
+	for dir, inbound := range [2]bool{true, false} {
+		for _, o := range u.bad[dir] {
+			side := o.Parsed.From
+			if inbound {
+				side = o.Parsed.To
+			}
+			if !noop(o, inbound) && onSide(u.old.SideFirewalls(o, side), of) {
+				return nil
+			}
+		}
+	}
+	var chains [2][]piece
+	for dir, inbound := range [2]bool{true, false} {
+		for _, ri := range u.redo {
+			if (!ri.changed && ri.reuse[dir]) || noop(ri.r, inbound) {
+				continue
+			}
+			side := ri.r.Parsed.From
+			if inbound {
+				side = ri.r.Parsed.To
+			}
+			if !onSide(u.next.SideFirewalls(ri.r, side), f) {
+				continue
+			}
+			if pc := u.fresh(ri.r, inbound); len(pc.rules) > 0 {
+				chains[dir] = append(chains[dir], pc)
+			}
+		}
+	}
+	c := u.c
+	builtIn := builtinInput(c.inv.Settings.AgentPort, c.inv.Settings.ControllerAddresses, f.Management, func([]nft.Set) {})
+	builtOut := builtinOutput()
+	if !sameBuiltin(builtIn, prevIn) || !sameBuiltin(builtOut, prevOut) {
+		return nil
+	}
+	input, ok := u.insertPieces(prevIn, len(builtIn), chains[0], true)
+	if !ok {
+		return nil
+	}
+	output, ok := u.insertPieces(prevOut, len(builtOut), chains[1], false)
+	if !ok {
+		return nil
+	}
+	var fresh []int
+	for _, pcs := range chains {
+		for _, pc := range pcs {
+			fresh = append(fresh, pc.sets...)
+		}
+	}
+	return &nft.Ruleset{
+		Version: nft.IRVersion,
+		Table:   nft.DefaultTable,
+		Sets:    u.addSets(prevSets, fresh),
+		Chains: []nft.Chain{
+			{Name: ChainInput, Hook: nft.HookInput, Priority: 0, Policy: nft.Drop, Rules: input},
+			{Name: ChainOutput, Hook: nft.HookOutput, Priority: 0, Policy: nft.Accept, Rules: output},
+		},
+	}
+}
+
+// insertPieces returns prev (whose first nb rules are the always-present
+// ones) with the fresh pieces inserted in precedence order, as [merge]
+// places them: each before the first rule that goes after it. It reports
+// false when a rule of prev names no usable rule of next.
+func (u *updater) insertPieces(prev []nft.Rule, nb int, fresh []piece, inbound bool) ([]nft.Rule, bool) {
+	if len(fresh) == 0 {
+		return prev[:len(prev):len(prev)], true
+	}
+	slices.SortStableFunc(fresh, func(a, b piece) int { return Precedence(a.r, b.r, inbound) })
+	n := len(prev)
+	for _, pc := range fresh {
+		n += len(pc.rules)
+	}
+	rules := append(make([]nft.Rule, 0, n), prev[:nb]...)
+	lo := nb
+	bad := false
+	for _, pc := range fresh {
+		k, _ := slices.BinarySearchFunc(prev[lo:], pc.r, func(x nft.Rule, r *model.Rule) int {
+			uuid, _ := RuleUUID(x.Comment)
+			ri := u.byUUID[uuid]
+			if ri == nil {
+				bad = true
+				return -1
+			}
+			if Precedence(ri.r, r, inbound) <= 0 {
+				return -1
+			}
+			return 1
+		})
+		rules = append(rules, prev[lo:lo+k]...)
+		rules = append(rules, pc.rules...)
+		lo += k
+	}
+	return append(rules, prev[lo:]...), !bad
 }
 
 // extend is the fast path of a firewall none of whose previous user rules
