@@ -67,7 +67,10 @@ func myers(a, b []string) []edit {
 	var trace [][]int
 	found := false
 	for d := 0; d <= max && !found; d++ {
-		trace = append(trace, append([]int(nil), v...))
+		// Round d reads only the diagonals -d-1 … d+1 of v, so that is
+		// all the walk back needs of it.
+		lo, hi := off-d-1, off+d+2
+		trace = append(trace, append([]int(nil), v[lo:hi]...))
 		for k := -d; k <= d; k += 2 {
 			var x int
 			if k == -d || (k != d && v[off+k-1] < v[off+k+1]) {
@@ -94,15 +97,16 @@ func myers(a, b []string) []edit {
 	var rev []edit
 	x, y := n, m
 	for d := len(trace) - 1; d >= 0; d-- {
-		vd := trace[d]
+		// trace[d] starts at diagonal -d-1.
+		vd := func(k int) int { return trace[d][k+d+1] }
 		k := x - y
 		var pk int
-		if k == -d || (k != d && vd[off+k-1] < vd[off+k+1]) {
+		if k == -d || (k != d && vd(k-1) < vd(k+1)) {
 			pk = k + 1
 		} else {
 			pk = k - 1
 		}
-		px := vd[off+pk]
+		px := vd(pk)
 		py := px - pk
 		for x > px && y > py {
 			x--
@@ -141,12 +145,12 @@ func replaceAll(a, b []string) []edit {
 // text a into text b, with file names aName and bName, and how many lines
 // it adds and removes. Equal texts give "".
 func Unified(aName, bName, a, b string, context int) (diff string, added, removed int) {
-	al, bl := lines(a), lines(b)
-	es := editScript(al, bl)
+	es, skipped := trimmedScript(a, b, context)
 	var sb strings.Builder
 	// Line numbers before each edit.
 	type pos struct{ a, b int }
 	at := make([]pos, len(es)+1)
+	at[0] = pos{skipped, skipped}
 	for i, e := range es {
 		at[i+1] = at[i]
 		switch e.kind {
@@ -214,4 +218,87 @@ func hunkRange(start, count int) string {
 		return fmt.Sprintf("%d", start+1)
 	}
 	return fmt.Sprintf("%d,%d", start+1, count)
+}
+
+// text is a text as [lines] splits it, read without splitting: t is the
+// text without its final newline and n its number of lines.
+type text struct {
+	t string
+	n int
+}
+
+func newText(s string) text {
+	if s == "" {
+		return text{}
+	}
+	t := strings.TrimSuffix(s, "\n")
+	return text{t, strings.Count(t, "\n") + 1}
+}
+
+// next returns the line that starts at byte i and the start of the next.
+func (x text) next(i int) (string, int) {
+	if j := strings.IndexByte(x.t[i:], '\n'); j >= 0 {
+		return x.t[i : i+j], i + j + 1
+	}
+	return x.t[i:], len(x.t) + 1
+}
+
+// prev returns the line that ends at byte e (before its newline, or the end
+// of t) and the end of the line before it.
+func (x text) prev(e int) (string, int) {
+	i := strings.LastIndexByte(x.t[:e], '\n') + 1
+	return x.t[i:e], i - 1
+}
+
+// trimmedScript returns what the hunks of a unified diff with context lines
+// of context need of [editScript](lines(a), lines(b)): the script without
+// the equal lines of the common prefix but its last context ones, and
+// without those of the common suffix but its first context ones, and how
+// many prefix lines it left out. Only the changed middle is split into
+// lines, so the cost of the common part is one comparison per line.
+func trimmedScript(a, b string, context int) (es []edit, skipped int) {
+	ta, tb := newText(a), newText(b)
+	pre, pa, pb := 0, 0, 0
+	for pre < ta.n && pre < tb.n {
+		la, na := ta.next(pa)
+		lb, nb := tb.next(pb)
+		if la != lb {
+			break
+		}
+		pre, pa, pb = pre+1, na, nb
+	}
+	suf, ea, eb := 0, len(ta.t), len(tb.t)
+	for suf < ta.n-pre && suf < tb.n-pre {
+		la, na := ta.prev(ea)
+		lb, nb := tb.prev(eb)
+		if la != lb {
+			break
+		}
+		suf, ea, eb = suf+1, na, nb
+	}
+	// The middle lines, between the prefix (ending at pa) and the suffix
+	// (starting after ea).
+	middle := func(x text, start, end, n int) []string {
+		if n == 0 {
+			return nil
+		}
+		return strings.Split(x.t[start:end], "\n")
+	}
+	ma := middle(ta, pa, ea, ta.n-pre-suf)
+	mb := middle(tb, pb, eb, tb.n-pre-suf)
+	mid := editScript(ma, mb)
+	keepPre, keepSuf := min(pre, max(context, 0)), min(suf, max(context, 0))
+	es = make([]edit, keepPre, keepPre+len(mid)+keepSuf)
+	for i, e := keepPre-1, pa-1; i >= 0; i-- {
+		var l string
+		l, e = ta.prev(e)
+		es[i] = edit{opEqual, l}
+	}
+	es = append(es, mid...)
+	for i, s := 0, ea+1; i < keepSuf; i++ {
+		var l string
+		l, s = ta.next(s)
+		es = append(es, edit{opEqual, l})
+	}
+	return es, pre - keepPre
 }

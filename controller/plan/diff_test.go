@@ -122,3 +122,127 @@ func BenchmarkUnified(b *testing.B) {
 		Unified("a", "b", x.String(), y.String(), 3)
 	}
 }
+
+// unifiedRef is Unified as it was before it stopped splitting the common
+// prefix and suffix into lines: the yardstick of TestUnifiedMatchesRef.
+func unifiedRef(aName, bName, a, b string, context int) (diff string, added, removed int) {
+	al, bl := lines(a), lines(b)
+	es := editScript(al, bl)
+	var sb strings.Builder
+	// Line numbers before each edit.
+	type pos struct{ a, b int }
+	at := make([]pos, len(es)+1)
+	for i, e := range es {
+		at[i+1] = at[i]
+		switch e.kind {
+		case opEqual:
+			at[i+1].a++
+			at[i+1].b++
+		case opDel:
+			at[i+1].a++
+			removed++
+		case opIns:
+			at[i+1].b++
+			added++
+		}
+	}
+	if added == 0 && removed == 0 {
+		return "", 0, 0
+	}
+	fmt.Fprintf(&sb, "--- %s\n+++ %s\n", aName, bName)
+	for i := 0; i < len(es); {
+		if es[i].kind == opEqual {
+			i++
+			continue
+		}
+		// A hunk starts context lines before the change and ends when
+		// more than 2*context equal lines follow the last change.
+		start := max(i-context, 0)
+		end := i
+		for j := i; j < len(es); j++ {
+			if es[j].kind != opEqual {
+				end = j + 1
+				continue
+			}
+			if j-end >= 2*context {
+				break
+			}
+		}
+		stop := min(end+context, len(es))
+		na, nb := 0, 0
+		for _, e := range es[start:stop] {
+			if e.kind != opIns {
+				na++
+			}
+			if e.kind != opDel {
+				nb++
+			}
+		}
+		fmt.Fprintf(&sb, "@@ -%s +%s @@\n", hunkRange(at[start].a, na), hunkRange(at[start].b, nb))
+		for _, e := range es[start:stop] {
+			sb.WriteByte(byte(e.kind))
+			sb.WriteString(e.line)
+			sb.WriteByte('\n')
+		}
+		i = stop
+	}
+	return sb.String(), added, removed
+}
+
+// TestUnifiedMatchesRef checks that Unified, which reads the common prefix
+// and suffix without splitting them, gives exactly the diff of the whole
+// edit script.
+func TestUnifiedMatchesRef(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	gen := func() string {
+		var sb strings.Builder
+		for range r.IntN(40) {
+			sb.WriteString(strings.Repeat(string(rune('a'+r.IntN(3))), r.IntN(3)))
+			sb.WriteByte('\n')
+		}
+		s := sb.String()
+		if r.IntN(4) == 0 {
+			s = strings.TrimSuffix(s, "\n")
+		}
+		return s
+	}
+	mutate := func(s string) string {
+		ls := strings.Split(s, "\n")
+		for range r.IntN(4) {
+			i := r.IntN(len(ls) + 1)
+			switch r.IntN(3) {
+			case 0:
+				ls = append(ls[:i], append([]string{string(rune('a' + r.IntN(4)))}, ls[i:]...)...)
+			case 1:
+				if i < len(ls) {
+					ls = append(ls[:i], ls[i+1:]...)
+				}
+			default:
+				if i < len(ls) {
+					ls[i] += "x"
+				}
+			}
+		}
+		return strings.Join(ls, "\n")
+	}
+	fixed := []string{"", "\n", "\n\n", "a", "a\n", "a\nb", "a\nb\n", "b\na\n"}
+	for i := range 5000 {
+		var a, b string
+		if i < len(fixed)*len(fixed) {
+			a, b = fixed[i/len(fixed)], fixed[i%len(fixed)]
+		} else {
+			a = gen()
+			b = mutate(a)
+			if r.IntN(5) == 0 {
+				b = gen()
+			}
+		}
+		for _, ctx := range []int{0, 1, 3} {
+			d, ad, rm := Unified("a/x", "b/x", a, b, ctx)
+			wd, wad, wrm := unifiedRef("a/x", "b/x", a, b, ctx)
+			if d != wd || ad != wad || rm != wrm {
+				t.Fatalf("Unified(%q, %q, %d) =\n%s(+%d -%d), want\n%s(+%d -%d)", a, b, ctx, d, ad, rm, wd, wad, wrm)
+			}
+		}
+	}
+}
