@@ -182,8 +182,9 @@ func TestRunServesRestoresAndStopsCleanly(t *testing.T) {
 	// What reached the kernel starts with the failsafe rules for the
 	// configured port and addresses.
 	got := kernel.Current()
-	if got == nil || len(got.Chains[0].Rules) != 4 || got.Chains[0].Rules[0].Comment != safety.CommentFailsafeAPI || got.Chains[0].Rules[0].DPorts[0].Lo != 33033 {
-		t.Fatalf("kernel input chain = %+v, want 3 failsafe rules (API v4, v6, SSH) then the rule", got)
+	if got == nil || len(got.Chains[0].Rules) != 5 || got.Chains[0].Rules[0].Comment != safety.CommentFailsafeND ||
+		got.Chains[0].Rules[1].Comment != safety.CommentFailsafeAPI || got.Chains[0].Rules[1].DPorts[0].Lo != 33033 {
+		t.Fatalf("kernel input chain = %+v, want 4 failsafe rules (IPv6 ND, API v4, v6, SSH) then the rule", got)
 	}
 	code, b := r.do(http.MethodGet, "/api/v1/info", nil)
 	var info agentapi.Info

@@ -13,7 +13,13 @@ const (
 	CommentFailsafeAPI   = "fwgit-agent:failsafe-api"
 	CommentFailsafeSSH   = "fwgit-agent:failsafe-ssh"
 	CommentFailsafeReply = "fwgit-agent:failsafe-reply"
+	CommentFailsafeND    = "fwgit-agent:failsafe-nd"
 )
+
+// ndTypes are the ICMPv6 neighbour discovery types (router solicitation and
+// advertisement, neighbour solicitation and advertisement) without which
+// IPv6 peers on the link cannot reach the host at all.
+var ndTypes = []nft.ICMPMatch{{Type: 133}, {Type: 134}, {Type: 135}, {Type: 136}}
 
 // SSHPort is the port [Failsafe] keeps open to the management CIDRs.
 const SSHPort = 22
@@ -26,7 +32,11 @@ const SSHPort = 22
 //     and tcp/22 from MgmtCIDRs, accepted (one rule per family);
 //   - at the top of each output-hook chain: established tcp towards
 //     AllowedIPs and MgmtCIDRs accepted, so a drop policy or a BLOCK rule on
-//     output cannot swallow the replies.
+//     output cannot swallow the replies;
+//   - when AllowedIPs or MgmtCIDRs hold IPv6 prefixes, ICMPv6 neighbour
+//     discovery accepted first in both, since without it an IPv6 controller
+//     or operator loses the host once the neighbour caches expire (IPv4's
+//     ARP is not filtered by inet tables).
 //
 // Chains on other hooks are left alone, and an empty ruleset (no table) stays
 // empty: with no table nothing is filtered.
@@ -60,9 +70,9 @@ func (f Failsafe) Apply(rs *nft.Ruleset) *nft.Ruleset {
 		var pre []nft.Rule
 		switch c.Hook {
 		case nft.HookInput:
-			pre = append(f.inbound(f.AllowedIPs, f.APIPort, CommentFailsafeAPI), f.inbound(f.MgmtCIDRs, SSHPort, CommentFailsafeSSH)...)
+			pre = slices.Concat(f.nd(), f.inbound(f.AllowedIPs, f.APIPort, CommentFailsafeAPI), f.inbound(f.MgmtCIDRs, SSHPort, CommentFailsafeSSH))
 		case nft.HookOutput:
-			pre = f.replies()
+			pre = slices.Concat(f.nd(), f.replies())
 		}
 		if len(pre) == 0 {
 			continue
@@ -93,6 +103,21 @@ func (f Failsafe) inbound(prefixes []netip.Prefix, port uint16, comment string) 
 		})
 	}
 	return out
+}
+
+// nd returns the rule accepting ICMPv6 neighbour discovery when any allowed
+// or management prefix is IPv6.
+func (f Failsafe) nd() []nft.Rule {
+	if !slices.ContainsFunc(slices.Concat(f.AllowedIPs, f.MgmtCIDRs), func(p netip.Prefix) bool { return !p.Addr().Is4() }) {
+		return nil
+	}
+	return []nft.Rule{{
+		Family:  nft.FamilyIPv6,
+		Proto:   nft.ProtoICMPv6,
+		ICMP:    ndTypes,
+		Verdict: nft.Accept,
+		Comment: CommentFailsafeND,
+	}}
 }
 
 // replies returns the output rules accepting established tcp towards the

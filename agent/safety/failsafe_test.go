@@ -57,12 +57,15 @@ func TestFailsafeApply(t *testing.T) {
 	tcp := func(fam nft.Family, src []netip.Prefix, port uint16, comment string) nft.Rule {
 		return nft.Rule{Family: fam, Src: &nft.AddrMatch{Prefixes: src}, Proto: nft.ProtoTCP, DPorts: []nft.PortRange{{Lo: port, Hi: port}}, Verdict: nft.Accept, Comment: comment}
 	}
+	nd := nft.Rule{Family: nft.FamilyIPv6, Proto: nft.ProtoICMPv6, ICMP: ndTypes, Verdict: nft.Accept, Comment: CommentFailsafeND}
 	wantInput := append([]nft.Rule{
+		nd,
 		tcp(nft.FamilyIPv4, pfx("198.18.0.0/24"), 33033, CommentFailsafeAPI),
 		tcp(nft.FamilyIPv6, pfx("fd00::1/128"), 33033, CommentFailsafeAPI),
 		tcp(nft.FamilyIPv4, pfx("198.19.0.0/16"), 22, CommentFailsafeSSH),
 	}, before.Chains[0].Rules...)
 	wantOutput := append([]nft.Rule{
+		nd,
 		{Family: nft.FamilyIPv4, CTState: nft.CTEstablished, Dst: &nft.AddrMatch{Prefixes: pfx("198.18.0.0/24", "198.19.0.0/16")}, Proto: nft.ProtoTCP, Verdict: nft.Accept, Comment: CommentFailsafeReply},
 		{Family: nft.FamilyIPv6, CTState: nft.CTEstablished, Dst: &nft.AddrMatch{Prefixes: pfx("fd00::1/128")}, Proto: nft.ProtoTCP, Verdict: nft.Accept, Comment: CommentFailsafeReply},
 	}, before.Chains[1].Rules...)
@@ -87,8 +90,9 @@ func TestFailsafeEdgeCases(t *testing.T) {
 		in        *nft.Ruleset
 		wantInput int // failsafe rules at the top of the input chain
 	}{
-		{"everyone allowed needs no address match", Failsafe{APIPort: 33033, AllowedIPs: pfx("0.0.0.0/0", "::/0")}, policy(80), 2},
-		{"no mgmt, v4 only", Failsafe{APIPort: 33033, AllowedIPs: pfx("127.0.0.1/32")}, policy(80), 1},
+		{"everyone allowed needs no address match", Failsafe{APIPort: 33033, AllowedIPs: pfx("0.0.0.0/0", "::/0")}, policy(80), 3},
+		{"no mgmt, v4 only: no neighbour discovery rule", Failsafe{APIPort: 33033, AllowedIPs: pfx("127.0.0.1/32")}, policy(80), 1},
+		{"v6 management only", Failsafe{APIPort: 33033, AllowedIPs: pfx("127.0.0.1/32"), MgmtCIDRs: pfx("fd00::/8")}, policy(80), 3},
 		{"empty ruleset stays empty", Failsafe{APIPort: 33033, AllowedIPs: pfx("127.0.0.1/32")}, &nft.Ruleset{Version: nft.IRVersion, Table: "fwgit"}, 0},
 	}
 	for _, tc := range tests {

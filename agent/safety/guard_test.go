@@ -105,8 +105,8 @@ func TestApplyAddsFailsafeAndSkipsUnchanged(t *testing.T) {
 	}
 	r.wantKernel(rs)
 	got := r.kernel.current()
-	for _, c := range []string{CommentFailsafeAPI, CommentFailsafeSSH} {
-		if got.Chains[0].Rules[0].Comment != CommentFailsafeAPI || !hasComment(got.Chains[0].Rules, c) {
+	for _, c := range []string{CommentFailsafeND, CommentFailsafeAPI, CommentFailsafeSSH} {
+		if !strings.HasPrefix(got.Chains[0].Rules[0].Comment, "fwgit-agent:failsafe-") || !hasComment(got.Chains[0].Rules, c) {
 			t.Errorf("input chain lacks %s at the top: %v", c, got.Chains[0].Rules)
 		}
 	}
