@@ -4,9 +4,12 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/fwgit/fwgit/controller/compile"
 	"github.com/fwgit/fwgit/controller/model"
@@ -134,6 +137,14 @@ func Compute(base, head *model.Inventory, baseRS, headRS map[string]*nft.Ruleset
 			touched[uuid] = true
 		}
 	}
+	// detail is a changed firewall: its index in p.Firewalls, its manifests
+	// and its rulesets on each side.
+	type detail struct {
+		i        int
+		bf, hf   *model.Firewall
+		brs, hrs *nft.Ruleset
+	}
+	var details []detail
 	for _, name := range sortedKeys(names) {
 		bf, hf := baseFW[name], headFW[name]
 		fp := FirewallPlan{Name: name}
@@ -151,15 +162,7 @@ func Compute(base, head *model.Inventory, baseRS, headRS map[string]*nft.Ruleset
 		// Rendering every ruleset is the expensive part of a plan, so
 		// digests are computed only where something changed.
 		if fp.Status != Unchanged {
-			btext, htext := brs.Render(), hrs.Render()
-			if bf != nil {
-				fp.BaseDigest = digest(btext)
-			}
-			if hf != nil {
-				fp.HeadDigest = digest(htext)
-			}
-			fp.Diff, fp.Added, fp.Removed = Unified("a/"+name, "b/"+name, btext, htext, Context)
-			fp.Causes = causes(base, head, bf, hf, brs, hrs, changedRules)
+			details = append(details, detail{len(p.Firewalls), bf, hf, brs, hrs})
 		}
 		switch fp.Status {
 		case Added:
@@ -173,6 +176,22 @@ func Compute(base, head *model.Inventory, baseRS, headRS map[string]*nft.Ruleset
 		}
 		p.Firewalls = append(p.Firewalls, fp)
 	}
+	// The details of each changed firewall depend on that firewall alone
+	// and read the inventories and rulesets only, so they are worked out
+	// in parallel, each into its own entry.
+	forEach(len(details), func(i int) {
+		d := details[i]
+		fp := &p.Firewalls[d.i]
+		btext, htext := d.brs.Render(), d.hrs.Render()
+		if d.bf != nil {
+			fp.BaseDigest = digest(btext)
+		}
+		if d.hf != nil {
+			fp.HeadDigest = digest(htext)
+		}
+		fp.Diff, fp.Added, fp.Removed = Unified("a/"+fp.Name, "b/"+fp.Name, btext, htext, Context)
+		fp.Causes = causes(base, head, d.bf, d.hf, d.brs, d.hrs, changedRules)
+	})
 	var shadowCheck []string
 	for _, fp := range p.Firewalls {
 		if fp.Status == Added || fp.Status == Changed {
@@ -181,6 +200,44 @@ func Compute(base, head *model.Inventory, baseRS, headRS map[string]*nft.Ruleset
 	}
 	p.Warnings = warnings(head, headRS, shadowCheck, touched)
 	return p
+}
+
+// forEach calls f(0) … f(n-1) on up to GOMAXPROCS goroutines and returns
+// when all calls have returned. A panic in f is raised again in the caller's
+// goroutine, as if f had run there.
+func forEach(n int, f func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	var panicked any
+	for range workers {
+		wg.Go(func() {
+			defer func() {
+				if v := recover(); v != nil {
+					once.Do(func() { panicked = v })
+					next.Store(int64(n))
+				}
+			}()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
 }
 
 // Warnings returns the warnings of inv on its own, as if every rule and
