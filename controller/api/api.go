@@ -3,7 +3,6 @@ package api
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -129,7 +128,7 @@ func (s *server) auth(next http.Handler) http.Handler {
 	if s.o.ReadToken.IsZero() {
 		return next
 	}
-	want := []byte(s.o.ReadToken.Reveal())
+	want := s.o.ReadToken.Reveal()
 	deny := httpapi.Wrap(s.o.Log, func(w http.ResponseWriter, r *http.Request) error {
 		return &httpapi.HTTPError{Status: http.StatusUnauthorized, Code: "InvalidCredentials",
 			Msg: "missing or invalid bearer token", Header: http.Header{"Www-Authenticate": {"Bearer"}}}
@@ -140,7 +139,7 @@ func (s *server) auth(next http.Handler) http.Handler {
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+		if !ok || !httpapi.SecretEqual(got, want) {
 			deny.ServeHTTP(w, r)
 			return
 		}

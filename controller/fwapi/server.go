@@ -1,7 +1,6 @@
 package fwapi
 
 import (
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -261,7 +260,7 @@ func NotFound(r *http.Request) error {
 
 func (s *Server) authorized(r *http.Request) bool {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) == 1
+	return ok && httpapi.SecretEqual(tok, s.cfg.Token)
 }
 
 // checkMethod answers 405 for methods a path does not allow (§1.6, §11.1):

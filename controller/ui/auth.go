@@ -3,13 +3,13 @@ package ui
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/fwgit/fwgit/controller/config"
+	"github.com/fwgit/fwgit/internal/httpapi"
 )
 
 // CookieName is the console's session cookie.
@@ -35,12 +35,12 @@ func (c *console) authorized(r *http.Request) bool {
 		return true
 	}
 	if ck, err := r.Cookie(CookieName); err == nil {
-		if subtle.ConstantTimeCompare([]byte(ck.Value), []byte(c.session)) == 1 {
+		if httpapi.SecretEqual(ck.Value, c.session) {
 			return true
 		}
 	}
 	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return subtle.ConstantTimeCompare([]byte(got), []byte(c.d.Token.Reveal())) == 1
+		return httpapi.SecretEqual(got, c.d.Token.Reveal())
 	}
 	return false
 }
@@ -101,7 +101,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request, p *page) error {
 	}
 	next := safeNext(r.PostForm.Get("next"))
 	tok := r.PostForm.Get("token")
-	if subtle.ConstantTimeCompare([]byte(tok), []byte(c.d.Token.Reveal())) != 1 {
+	if !httpapi.SecretEqual(tok, c.d.Token.Reveal()) {
 		p.template, p.Title, p.Nav, p.status = "login", "Log in", "login", http.StatusUnauthorized
 		p.Body = loginView{Next: next, Failed: true}
 		return nil

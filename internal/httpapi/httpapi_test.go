@@ -84,3 +84,21 @@ func TestDecodeJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestSecretEqual(t *testing.T) {
+	tests := []struct {
+		got, want string
+		eq        bool
+	}{
+		{"s3cret-token", "s3cret-token", true},
+		{"s3cret-token", "s3cret-tokeN", false},
+		{"s3cret", "s3cret-token", false},
+		{"", "", true},
+		{"", "x", false},
+	}
+	for _, tc := range tests {
+		if got := SecretEqual(tc.got, tc.want); got != tc.eq {
+			t.Errorf("SecretEqual(%q, %q) = %v, want %v", tc.got, tc.want, got, tc.eq)
+		}
+	}
+}
