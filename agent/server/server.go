@@ -61,6 +61,19 @@ type Config struct {
 	RulesetLimit, BodyLimit int64
 }
 
+// LogValue keeps the API key out of logs: the configuration logs with the
+// key redacted.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("apiKey", "[redacted]"), slog.Any("allowedIPs", c.AllowedIPs),
+		slog.String("table", c.Table), slog.Int64("rulesetLimit", c.RulesetLimit), slog.Int64("bodyLimit", c.BodyLimit))
+}
+
+// String keeps the API key out of fmt output.
+func (c Config) String() string { return c.LogValue().String() }
+
+// GoString keeps the API key out of %#v output.
+func (c Config) GoString() string { return c.String() }
+
 // Server is the agent's HTTPS API.
 type Server struct {
 	cfg     Config

@@ -531,3 +531,14 @@ func TestPanicRecovered(t *testing.T) {
 		t.Errorf("ping after panics = %d, want 200", a.status)
 	}
 }
+
+func TestConfigRedactsAPIKey(t *testing.T) {
+	c := Config{APIKey: "very-secret-agent-key-0123456789", Table: "fwgit"}
+	var buf strings.Builder
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("config", "cfg", c)
+	for _, s := range []string{buf.String(), fmt.Sprintf("%v %+v %#v %s", c, c, c, c)} {
+		if strings.Contains(s, c.APIKey) {
+			t.Errorf("API key printed: %s", s)
+		}
+	}
+}
