@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -154,18 +155,21 @@ func writeRulesets(w io.Writer, format string, fws []*model.Firewall, rs map[str
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	var b strings.Builder
+	// One firewall at a time: the output for a large fleet is far bigger
+	// than what any one firewall needs in memory.
+	bw := bufio.NewWriterSize(w, 1<<16)
 	for i, f := range fws {
 		r := rs[f.Name]
 		if i > 0 {
-			b.WriteString("\n")
+			bw.WriteString("\n")
 		}
 		if r.Empty() {
-			fmt.Fprintf(&b, "# firewall %s: disabled, no table\n", f.Name)
+			fmt.Fprintf(bw, "# firewall %s: disabled, no table\n", f.Name)
 			continue
 		}
-		fmt.Fprintf(&b, "# firewall %s %s\n%s", f.Name, r.Digest(), r.Render())
+		text := r.Render()
+		fmt.Fprintf(bw, "# firewall %s %s\n", f.Name, nft.TextDigest(text))
+		bw.WriteString(text)
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return bw.Flush()
 }

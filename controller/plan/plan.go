@@ -2,8 +2,6 @@ package plan
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"runtime"
 	"slices"
 	"sort"
@@ -473,7 +471,4 @@ func equalAddr(a, b *nft.AddrMatch) bool {
 }
 
 // digest is [nft.Ruleset.Digest] of an already rendered ruleset.
-func digest(rendered string) string {
-	sum := sha256.Sum256([]byte(rendered))
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
+func digest(rendered string) string { return nft.TextDigest(rendered) }

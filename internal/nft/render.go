@@ -102,8 +102,12 @@ func (r *Ruleset) RenderReplace() string {
 // Digest returns "sha256:" and the hex SHA-256 of [Ruleset.Render]. Equal
 // digests mean equal rulesets; the controller compares digests before it
 // looks at any detail.
-func (r *Ruleset) Digest() string {
-	sum := sha256.Sum256([]byte(r.Render()))
+func (r *Ruleset) Digest() string { return TextDigest(r.Render()) }
+
+// TextDigest is the digest of a ruleset whose [Ruleset.Render] text the
+// caller already holds, so it need not be rendered twice.
+func TextDigest(rendered string) string {
+	sum := sha256.Sum256([]byte(rendered))
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
