@@ -428,7 +428,7 @@ func (b *builder) checkTarget(o *load.Object, r *Rule, side string, t fwrule.Tar
 			scope = "no firewall of owner " + r.Owner
 		}
 		b.diags.Warnf(pos(), CodeSelectorMatchesNothing, "rule %q: %s on the %s side matches %s",
-			r.Name, targetText(t), side, scope)
+			r.Name, t.String(), side, scope)
 	}
 }
 
@@ -446,22 +446,6 @@ func (b *builder) checkTests() {
 			}
 		}
 	}
-}
-
-// targetText writes a target the way the rule language does.
-func targetText(t fwrule.Target) string {
-	switch t.Kind {
-	case fwrule.TargetAllVMs:
-		return "all vms"
-	case fwrule.TargetVM:
-		return "vm " + t.Value
-	case fwrule.TargetTag:
-		if t.HasValue {
-			return fmt.Sprintf("tag %q = %q", t.Value, t.TagValue)
-		}
-		return fmt.Sprintf("tag %q", t.Value)
-	}
-	return ""
 }
 
 func quoteList(vs []string) string {

@@ -32,7 +32,7 @@ func warnings(head *model.Inventory, headRS map[string]*nft.Ruleset, shadowCheck
 			for _, t := range side {
 				if !scopes.matchesAny(r, t) {
 					out = append(out, Warning{Code: WarnNoMatch, Pos: rulePos(r), Rule: r.Name, New: touched[r.UUID],
-						Msg: fmt.Sprintf("rule %s: %s matches no firewall", r.Name, targetText(t))})
+						Msg: fmt.Sprintf("rule %s: %s matches no firewall", r.Name, t.String())})
 				}
 			}
 		}
@@ -112,25 +112,6 @@ func (s scopes) matchesAny(r *model.Rule, t fwrule.Target) bool {
 		return ok && (!t.HasValue || vals[t.TagValue])
 	}
 	return true
-}
-
-func targetText(t fwrule.Target) string {
-	switch t.Kind {
-	case fwrule.TargetAllVMs:
-		return "all vms"
-	case fwrule.TargetVM:
-		return "vm " + t.Value
-	case fwrule.TargetTag:
-		if t.HasValue {
-			return fmt.Sprintf("tag %q = %q", t.Value, t.TagValue)
-		}
-		return fmt.Sprintf("tag %q", t.Value)
-	case fwrule.TargetIP:
-		return "ip " + t.Value
-	case fwrule.TargetSubnet:
-		return "subnet " + t.Value
-	}
-	return "any"
 }
 
 // openToAny reports an inbound ALLOW of tcp or udp from any address to

@@ -161,31 +161,43 @@ func writeSide(b *strings.Builder, ts []Target) {
 		if i > 0 {
 			b.WriteString(" OR ")
 		}
-		switch t.Kind {
-		case TargetAny:
-			b.WriteString("any")
-		case TargetAllVMs:
-			b.WriteString("all vms")
-		case TargetIP:
-			b.WriteString("ip ")
-			b.WriteString(t.Value)
-		case TargetSubnet:
-			b.WriteString("subnet ")
-			b.WriteString(t.Value)
-		case TargetVM:
-			b.WriteString("vm ")
-			b.WriteString(t.Value)
-		case TargetTag:
-			b.WriteString("tag ")
-			writeQuoted(b, t.Value)
-			if t.HasValue {
-				b.WriteString(" = ")
-				writeQuoted(b, t.TagValue)
-			}
-		}
+		writeTarget(b, t)
 	}
 	if len(ts) > 1 {
 		b.WriteByte(')')
+	}
+}
+
+// String returns the target as the canonical text prints it (§6): tag
+// names and values in double quotes with the escape table applied.
+func (t Target) String() string {
+	var b strings.Builder
+	writeTarget(&b, t)
+	return b.String()
+}
+
+func writeTarget(b *strings.Builder, t Target) {
+	switch t.Kind {
+	case TargetAny:
+		b.WriteString("any")
+	case TargetAllVMs:
+		b.WriteString("all vms")
+	case TargetIP:
+		b.WriteString("ip ")
+		b.WriteString(t.Value)
+	case TargetSubnet:
+		b.WriteString("subnet ")
+		b.WriteString(t.Value)
+	case TargetVM:
+		b.WriteString("vm ")
+		b.WriteString(t.Value)
+	case TargetTag:
+		b.WriteString("tag ")
+		writeQuoted(b, t.Value)
+		if t.HasValue {
+			b.WriteString(" = ")
+			writeQuoted(b, t.TagValue)
+		}
 	}
 }
 
