@@ -89,6 +89,9 @@ func New(cfg agentconfig.Config, d Deps) (*Agent, error) {
 		Table:    cfg.Table,
 		Clock:    d.Clock,
 		Log:      d.Log,
+		// A controller's apply that meets the drift check waits for it
+		// rather than being told to come back.
+		ApplyWait: 5 * time.Second,
 	})
 	a.srv = server.New(server.Config{
 		APIKey:     cfg.APIKey.Reveal(),

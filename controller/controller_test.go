@@ -255,6 +255,22 @@ func contains(xs []int, x int) bool {
 	return false
 }
 
+// allReady reports whether the status of every firewall says Ready: the
+// agents can run the new digest a moment before the controller records it.
+func (e *env) allReady() bool {
+	var st api.StatusResponse
+	e.get("/v1/status", &st)
+	if len(st.Firewalls) != len(e.fws) {
+		return false
+	}
+	for _, f := range st.Firewalls {
+		if f.Condition != "Ready" {
+			return false
+		}
+	}
+	return true
+}
+
 func (e *env) statusOf(name string) api.FirewallStatus {
 	e.t.Helper()
 	var st api.StatusResponse
@@ -318,7 +334,7 @@ func TestCommitsConverge(t *testing.T) {
 	h4 := e.repo.write("fix", e.fws, 443, "")
 	e.hook()
 	eventually(t, 10*time.Second, "the fix everywhere", func() bool { return e.converged("main@sha1:" + h4) })
-	eventually(t, 5*time.Second, "Ready again", func() bool { return e.statusOf("fw-000").Condition == "Ready" })
+	eventually(t, 5*time.Second, "Ready again everywhere", e.allReady)
 
 	var fw api.FirewallResponse
 	if code := e.get("/v1/firewalls/fw-000", &fw); code != 200 {
@@ -390,7 +406,7 @@ func TestRestartKeepsStateWithoutRepush(t *testing.T) {
 	h1 := e.repo.write("first", e.fws, 80, "")
 	e.start()
 	eventually(t, 10*time.Second, "converged", func() bool { return e.converged("main@sha1:" + h1) })
-	eventually(t, 5*time.Second, "Ready", func() bool { return e.statusOf("fw-002").Condition == "Ready" })
+	eventually(t, 5*time.Second, "Ready everywhere", e.allReady)
 	before := e.statusOf("fw-000")
 	e.stop()
 	applies := e.agents[0].Applies()
@@ -398,6 +414,7 @@ func TestRestartKeepsStateWithoutRepush(t *testing.T) {
 	e.start()
 	eventually(t, 10*time.Second, "loaded again", func() bool { return e.converged("main@sha1:" + h1) })
 	eventually(t, 5*time.Second, "state observed", func() bool { return e.agents[0].Requests("state") >= 3 })
+	eventually(t, 5*time.Second, "Ready everywhere after the restart", e.allReady)
 	after := e.statusOf("fw-000")
 	if after.Condition != "Ready" || after.AppliedGeneration != before.AppliedGeneration || !after.LastApply.Equal(before.LastApply) {
 		t.Errorf("after restart: %+v, before: %+v", after, before)

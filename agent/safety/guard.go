@@ -37,6 +37,10 @@ type Options struct {
 	Clock Clock
 	// Log defaults to a logger that discards everything.
 	Log *slog.Logger
+	// ApplyWait is how long an apply waits for another transaction (a
+	// drift check, a rollback, another apply) to finish before it fails
+	// with [ErrBusy]; zero fails at once.
+	ApplyWait time.Duration
 }
 
 // Guard is the agent's single path to the kernel. It serialises kernel work
@@ -44,12 +48,13 @@ type Options struct {
 // persists every change before answering, runs the commit-confirm timer and
 // detects drift. Its methods are safe for concurrent use.
 type Guard struct {
-	applier  dataplane.Applier
-	store    *Store
-	failsafe Failsafe
-	table    string
-	clock    Clock
-	log      *slog.Logger
+	applier   dataplane.Applier
+	store     *Store
+	failsafe  Failsafe
+	table     string
+	clock     Clock
+	log       *slog.Logger
+	applyWait time.Duration
 
 	// sem is held for every kernel transaction and state change; the holder
 	// may read the fields below without mu.
@@ -84,14 +89,35 @@ func NewGuard(o Options) *Guard {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Guard{
-		applier:  o.Applier,
-		store:    o.Store,
-		failsafe: o.Failsafe,
-		table:    o.Table,
-		clock:    o.Clock,
-		log:      o.Log,
-		sem:      make(chan struct{}, 1),
+		applier:   o.Applier,
+		store:     o.Store,
+		failsafe:  o.Failsafe,
+		table:     o.Table,
+		clock:     o.Clock,
+		log:       o.Log,
+		applyWait: o.ApplyWait,
+		sem:       make(chan struct{}, 1),
 	}
+}
+
+// acquireApply takes sem for an apply, waiting up to applyWait (real time:
+// it bounds a request, it schedules nothing) for the holder to finish.
+func (g *Guard) acquireApply(ctx context.Context) bool {
+	if g.tryAcquire() {
+		return true
+	}
+	if g.applyWait <= 0 {
+		return false
+	}
+	t := time.NewTimer(g.applyWait)
+	defer t.Stop()
+	select {
+	case g.sem <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 func (g *Guard) tryAcquire() bool {
@@ -188,7 +214,7 @@ func (g *Guard) Apply(ctx context.Context, req *agentapi.RulesetRequest) (agenta
 	if err := CheckRequest(req, g.table); err != nil {
 		return agentapi.ApplyResult{}, err
 	}
-	if !g.tryAcquire() {
+	if !g.acquireApply(ctx) {
 		return agentapi.ApplyResult{}, ErrBusy
 	}
 	defer g.release()
@@ -204,7 +230,7 @@ func (g *Guard) Apply(ctx context.Context, req *agentapi.RulesetRequest) (agenta
 func (g *Guard) ApplyJSON(ctx context.Context, body []byte) (agentapi.ApplyResult, error) {
 	start := time.Now()
 	sum := sha256.Sum256(body)
-	if !g.tryAcquire() {
+	if !g.acquireApply(ctx) {
 		return agentapi.ApplyResult{}, ErrBusy
 	}
 	defer g.release()

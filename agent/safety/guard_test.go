@@ -542,3 +542,42 @@ func TestStateReportsForeignChains(t *testing.T) {
 		t.Errorf("State.ForeignChains (-want +got):\n%s", diff)
 	}
 }
+
+// TestApplyWaitsForAShortTransaction: with ApplyWait, an apply that meets
+// another transaction (here a drift repair inside the kernel) waits for it
+// instead of failing with ErrBusy; without, it fails at once.
+func TestApplyWaitsForAShortTransaction(t *testing.T) {
+	for _, wait := range []time.Duration{0, time.Minute} {
+		r := newRig(t, "", nil)
+		r.g.applyWait = wait
+		r.apply(request(1, policy(443), 0))
+		r.kernel.block = make(chan struct{})
+		r.kernel.entered = make(chan struct{}, 1)
+		r.kernel.set(nil) // drift: the table is gone, so the check repairs it through the kernel
+		repaired := make(chan error, 1)
+		go func() { _, err := r.g.CheckDrift(context.Background(), true); repaired <- err }()
+		<-r.kernel.entered
+		done := make(chan error, 1)
+		go func() { _, err := r.g.Apply(context.Background(), request(2, policy(80), 0)); done <- err }()
+		if wait == 0 {
+			if err := <-done; !errors.Is(err, ErrBusy) {
+				t.Errorf("Apply without a wait during a repair = %v, want ErrBusy", err)
+			}
+			close(r.kernel.block)
+			<-repaired
+			continue
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Apply returned %v while the repair still held the kernel", err)
+		case <-time.After(50 * time.Millisecond): // it is waiting, as it should
+		}
+		close(r.kernel.block)
+		if err := <-repaired; err != nil {
+			t.Errorf("CheckDrift = %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("Apply after the repair = %v, want it applied", err)
+		}
+	}
+}
