@@ -13,6 +13,7 @@ import (
 
 	"github.com/fwgit/fwgit/controller"
 	"github.com/fwgit/fwgit/controller/config"
+	"github.com/fwgit/fwgit/controller/controllertest"
 	"github.com/fwgit/fwgit/controller/fleet"
 )
 
@@ -37,16 +38,16 @@ func BenchmarkWebhookConverge200(b *testing.B) {
 		b.Skip("200 agents: skipped with -short")
 	}
 	e := newEnv(b, 200)
-	e.repo.write("first", e.fws, 80, allVMs(1000))
-	e.start()
-	eventually(b, 60*time.Second, "first convergence", func() bool { p := e.ctl.Policy(); return p != nil && e.converged(p.Revision) })
+	writePolicy(e.Repo, "first", e.fws, 80, allVMs(1000))
+	e.Start()
+	controllertest.Eventually(b, 60*time.Second, "first convergence", func() bool { p := e.Ctl.Policy(); return p != nil && e.Converged(p.Revision) })
 	var lat []time.Duration
 	b.ResetTimer()
 	for i := range b.N {
-		h := e.repo.write("change", e.fws, 80, allVMs(1001+i))
+		h := writePolicy(e.Repo, "change", e.fws, 80, allVMs(1001+i))
 		start := time.Now()
-		e.hook()
-		eventually(b, 60*time.Second, "convergence", func() bool { return e.converged("main@sha1:" + h) })
+		e.Hook()
+		controllertest.Eventually(b, 60*time.Second, "convergence", func() bool { return e.Converged("main@sha1:" + h) })
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
@@ -60,16 +61,16 @@ func BenchmarkPollConverge200(b *testing.B) {
 		b.Skip("200 agents: skipped with -short")
 	}
 	e := newEnv(b, 200)
-	e.cfg.PollInterval = config.Duration(2 * time.Second)
-	e.repo.write("first", e.fws, 80, allVMs(1000))
-	e.start()
-	eventually(b, 60*time.Second, "first convergence", func() bool { p := e.ctl.Policy(); return p != nil && e.converged(p.Revision) })
+	e.Config.PollInterval = config.Duration(2 * time.Second)
+	writePolicy(e.Repo, "first", e.fws, 80, allVMs(1000))
+	e.Start()
+	controllertest.Eventually(b, 60*time.Second, "first convergence", func() bool { p := e.Ctl.Policy(); return p != nil && e.Converged(p.Revision) })
 	var lat []time.Duration
 	b.ResetTimer()
 	for i := range b.N {
-		h := e.repo.write("change", e.fws, 80, allVMs(1001+i))
+		h := writePolicy(e.Repo, "change", e.fws, 80, allVMs(1001+i))
 		start := time.Now()
-		eventually(b, 60*time.Second, "convergence", func() bool { return e.converged("main@sha1:" + h) })
+		controllertest.Eventually(b, 60*time.Second, "convergence", func() bool { return e.Converged("main@sha1:" + h) })
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
@@ -88,7 +89,7 @@ func BenchmarkMemory1000(b *testing.B) {
 		var base runtime.MemStats
 		runtime.ReadMemStats(&base)
 
-		repo := newPolicyRepo(b)
+		repo := controllertest.NewRepo(b)
 		var fws []fwSpec
 		for i := range 1000 {
 			role := "web"
@@ -98,12 +99,12 @@ func BenchmarkMemory1000(b *testing.B) {
 			fws = append(fws, fwSpec{name: fmt.Sprintf("fw-%04d", i), role: role, url: fmt.Sprintf("https://198.18.%d.%d:33033", i/250, 1+i%250),
 				fingerprint: "sha256:1111111111111111111111111111111111111111111111111111111111111111", addr: fmt.Sprintf("198.18.%d.%d", i/250, 1+i%250)})
 		}
-		h := repo.write("first", fws, 80, allVMs(1000))
+		h := writePolicy(repo, "first", fws, 80, allVMs(1000))
 		dir := b.TempDir()
 		key := filepath.Join(dir, "key")
 		os.WriteFile(key, []byte(apiKey), 0o600)
 		cfg := config.Default()
-		cfg.Git = &config.Git{URL: "file://" + repo.dir}
+		cfg.Git = &config.Git{URL: "file://" + repo.Dir}
 		cfg.StateDir = filepath.Join(dir, "state")
 		cfg.Listen.API = "127.0.0.1:0"
 		cfg.Agents.Default.APIKeyFile = key
@@ -116,7 +117,7 @@ func BenchmarkMemory1000(b *testing.B) {
 		done := make(chan error, 1)
 		go func() { done <- ctl.Run(ctx) }()
 		start := time.Now()
-		eventually(b, 120*time.Second, "1,000 firewalls in sync", func() bool {
+		controllertest.Eventually(b, 120*time.Second, "1,000 firewalls in sync", func() bool {
 			p := ctl.Policy()
 			if p == nil || p.Revision != "main@sha1:"+h {
 				return false

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fwgit/fwgit/controller/controllertest"
 )
 
 // TestFWAPIServedFromRevision checks that a running controller serves the
@@ -13,16 +15,16 @@ import (
 // versions that change only for the rule that changed.
 func TestFWAPIServedFromRevision(t *testing.T) {
 	e := newEnv(t, 2)
-	first := e.repo.write("initial", e.fws, 80, "")
-	e.start()
-	eventually(t, 10*time.Second, "first revision", func() bool { return e.converged("main@sha1:" + first) })
+	first := writePolicy(e.Repo, "initial", e.fws, 80, "")
+	e.Start()
+	controllertest.Eventually(t, 10*time.Second, "first revision", func() bool { return e.Converged("main@sha1:" + first) })
 
 	type rule struct {
 		Rule, UUID, Version string
 		Global              bool
 	}
 	var rules []rule
-	resp, err := http.Get(e.base + "/rules")
+	resp, err := http.Get(e.API + "/rules")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +32,7 @@ func TestFWAPIServedFromRevision(t *testing.T) {
 	if got := resp.Header.Get("X-Fwgit-Revision"); got != first {
 		t.Errorf("X-Fwgit-Revision = %q, want %s", got, first)
 	}
-	if code := e.get("/rules", &rules); code != 200 || len(rules) != 2 {
+	if code := e.GetJSON("/rules", &rules); code != 200 || len(rules) != 2 {
 		t.Fatalf("GET /rules = %d %v", code, rules)
 	}
 	versionRE := regexp.MustCompile(`^[0-9]{13}\.[0-9]{6}$`)
@@ -42,11 +44,11 @@ func TestFWAPIServedFromRevision(t *testing.T) {
 		before[r.Rule] = r.Version
 	}
 
-	second := e.repo.write("open 8080", e.fws, 8080, "")
-	e.hook()
-	eventually(t, 10*time.Second, "second revision", func() bool { return e.converged("main@sha1:" + second) })
+	second := writePolicy(e.Repo, "open 8080", e.fws, 8080, "")
+	e.Hook()
+	controllertest.Eventually(t, 10*time.Second, "second revision", func() bool { return e.Converged("main@sha1:" + second) })
 	rules = nil
-	e.get("/rules", &rules)
+	e.GetJSON("/rules", &rules)
 	for _, r := range rules {
 		old, kept := before[r.Rule]
 		switch {
@@ -62,10 +64,10 @@ func TestFWAPIServedFromRevision(t *testing.T) {
 		Healthy  bool
 		Revision string
 	}
-	if e.get("/ping", &ping); !ping.Healthy || ping.Revision != second {
+	if e.GetJSON("/ping", &ping); !ping.Healthy || ping.Revision != second {
 		t.Errorf("GET /ping = %+v", ping)
 	}
-	if code := e.get("/rules/not-a-uuid", nil); code != http.StatusUnprocessableEntity {
+	if code := e.GetJSON("/rules/not-a-uuid", nil); code != http.StatusUnprocessableEntity {
 		t.Errorf("GET /rules/not-a-uuid = %d, want 422", code)
 	}
 }

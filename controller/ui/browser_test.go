@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fwgit/fwgit/controller/controllertest"
 	"github.com/fwgit/fwgit/controller/status"
 )
 
@@ -134,7 +135,7 @@ func TestBrowser(t *testing.T) {
 	e := newEnv(t, 4)
 	rev1 := e.commit("Open HTTP on the web tier", 80, "")
 	e.start(250 * time.Millisecond)
-	eventually(t, 15*time.Second, "every firewall in sync", func() bool { return e.inSync(rev1) })
+	controllertest.Eventually(t, 15*time.Second, "every firewall in sync", func() bool { return e.inSync(rev1) })
 	base := e.srv.URL
 
 	// The console asks for the read token once.
@@ -170,7 +171,7 @@ func TestBrowser(t *testing.T) {
 	shoot(t, ctx, shots, "rule")
 
 	// The http rule's description holds markup: it must show as text.
-	for _, r := range e.ctl.Policy().Inventory.Rules {
+	for _, r := range e.Ctl.Policy().Inventory.Rules {
 		if r.Name != "http" {
 			continue
 		}
@@ -202,9 +203,9 @@ func TestBrowser(t *testing.T) {
 	// banner with the diagnostic's file:line:col.
 	do(t, ctx, "back to the overview", chromedp.Navigate(base+"/ui/"), chromedp.WaitVisible(chromedp.CSS("table.fleet")))
 	bad := e.commit("Typo in a tag name", 80, "apiVersion: fwgit/v1\nkind: Rule\nmetadata:\n  name: ssh\nspec:\n  global: true\n  rule: FROM any TO tag rolle = web ALLOW tcp PORT 22\n")
-	e.hook()
+	e.Hook()
 	var rev status.Revision
-	eventually(t, 15*time.Second, "the invalid commit recorded", func() bool {
+	controllertest.Eventually(t, 15*time.Second, "the invalid commit recorded", func() bool {
 		rev, _ = e.store.Revision()
 		return rev.Current == bad && !rev.Valid
 	})
@@ -225,11 +226,11 @@ func TestBrowser(t *testing.T) {
 
 	// The fix, while one web agent is down: the banner clears and the
 	// pending change shows what has yet to reach that firewall.
-	e.agents[2].Down()
+	e.Agents[2].Down()
 	fix := e.commit("Fix the tag name; move HTTP to 8080", 8080, "")
-	e.hook()
+	e.Hook()
 	waitFor(t, ctx, "the banner to clear", `document.readyState === "complete" && document.querySelector("table.fleet") !== null && document.getElementById("refused") === null`)
-	eventually(t, 15*time.Second, "the fix loaded", func() bool { p := e.ctl.Policy(); return p != nil && p.Revision == fix })
+	controllertest.Eventually(t, 15*time.Second, "the fix loaded", func() bool { p := e.Ctl.Policy(); return p != nil && p.Revision == fix })
 	do(t, ctx, "open the pending change", chromedp.Navigate(base+"/ui/pending"), chromedp.WaitVisible(chromedp.CSS("section.plan")))
 	pending := get(t, ctx, "read the pending change", chromedp.Text(chromedp.CSS("main")))
 	for _, w := range []string{"fw-002", "dport 8080", "rule http modified"} {
@@ -238,10 +239,10 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	shoot(t, ctx, shots, "pending")
-	if err := e.agents[2].Up(); err != nil {
+	if err := e.Agents[2].Up(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "the fix everywhere", func() bool { return e.inSync(fix) })
+	controllertest.Eventually(t, 15*time.Second, "the fix everywhere", func() bool { return e.inSync(fix) })
 	do(t, ctx, "reload the overview", chromedp.Navigate(base+"/ui/"), chromedp.WaitVisible(chromedp.CSS("table.fleet")))
 	if d := cmp.Diff(want, get(t, ctx, "read the overview", chromedp.Evaluate[[]string](syncCells))); d != "" {
 		t.Errorf("overview after the fix (-want +got):\n%s", d)

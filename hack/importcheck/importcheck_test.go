@@ -60,6 +60,8 @@ func TestLayering(t *testing.T) {
 				t.Errorf("%s links %s: the agent binary must stay lean", p.path, d)
 			case under(rel, "schema") && ours && !under(drel, "schema") && drel != "internal/diag":
 				t.Errorf("%s imports %s: schema imports only schema/... and internal/diag", p.path, d)
+			case ours && under(drel, "controller/controllertest"):
+				t.Errorf("%s imports %s: controllertest is for _test files only", p.path, d)
 			}
 			for _, pr := range pure {
 				if !under(rel, pr) {
