@@ -182,26 +182,21 @@ func TestGitFollowsBranch(t *testing.T) {
 	}
 }
 
-func TestGitRunTrigger(t *testing.T) {
-	needGit(t)
-	r := newTestRepo(t)
-	r.commit("first", map[string]string{"fw.yaml": "a: 1\n"}, nil)
-	reg := prometheus.NewRegistry()
-	g, err := NewGit(GitOptions{URL: "file://" + r.dir, Dir: filepath.Join(t.TempDir(), "clone"), Interval: time.Hour, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+// run runs src until the end of the test, checking that Run then returns
+// no error, and returns a function that receives its next snapshot or
+// fails the test after 10 s.
+func run(t *testing.T, src Source) (recv func() Snapshot) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan Snapshot)
 	done := make(chan error)
-	go func() { done <- g.Run(ctx, out) }()
-	defer func() {
+	go func() { done <- src.Run(ctx, out) }()
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Run() = %v", err)
 		}
-	}()
-	recv := func() Snapshot {
+	})
+	return func() Snapshot {
 		t.Helper()
 		select {
 		case s := <-out:
@@ -211,6 +206,18 @@ func TestGitRunTrigger(t *testing.T) {
 		}
 		return Snapshot{}
 	}
+}
+
+func TestGitRunTrigger(t *testing.T) {
+	needGit(t)
+	r := newTestRepo(t)
+	r.commit("first", map[string]string{"fw.yaml": "a: 1\n"}, nil)
+	reg := prometheus.NewRegistry()
+	g, err := NewGit(GitOptions{URL: "file://" + r.dir, Dir: filepath.Join(t.TempDir(), "clone"), Interval: time.Hour, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := run(t, g)
 	recv()
 	g.Trigger() // head unchanged: counted, nothing sent
 	h2 := r.commit("second", map[string]string{"fw.yaml": "a: 2\n"}, nil)
@@ -306,26 +313,7 @@ func TestDirWatches(t *testing.T) {
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "fw.yaml"), []byte("a: 1\n"), 0o644)
 	d := NewDir(root, 50*time.Millisecond, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan Snapshot)
-	done := make(chan error)
-	go func() { done <- d.Run(ctx, out) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run() = %v", err)
-		}
-	}()
-	recv := func() Snapshot {
-		t.Helper()
-		select {
-		case s := <-out:
-			return s
-		case <-time.After(10 * time.Second):
-			t.Fatal("no snapshot")
-		}
-		return Snapshot{}
-	}
+	recv := run(t, d)
 	s1 := recv()
 	if !strings.HasPrefix(s1.Revision, "dir@sha256:") {
 		t.Errorf("revision = %q, want dir@sha256:…", s1.Revision)
