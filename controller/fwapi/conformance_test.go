@@ -3,7 +3,6 @@ package fwapi
 import (
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -14,7 +13,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fwgit/fwgit/controller/model"
-	"github.com/fwgit/fwgit/schema/load"
 )
 
 // Firewalls of exampleD.
@@ -97,12 +95,7 @@ spec:
 
 // ruleD is a Rule document whose uuid starts with id (two characters).
 func ruleD(id, owner, text, extra string) string {
-	scope := "owner: " + owner
-	if owner == "" {
-		scope = "global: true"
-	}
-	return "---\napiVersion: fwgit/v1\nkind: Rule\nmetadata: {name: rule-" + id + ", uuid: " + dUUID(id) + "}\nspec:\n  " +
-		scope + "\n  rule: '" + text + "'\n" + extra
+	return ruleEntry("rule-"+id, dUUID(id), owner, text, extra)
 }
 
 var versionDirRE = regexp.MustCompile(`^0\.[0-9]{6}$`)
@@ -111,12 +104,8 @@ func dUUID(id string) string { return id + "000000-0000-4000-8000-0000000000" + 
 
 func newServerFor(t *testing.T, fsys fstest.MapFS, commit string) http.Handler {
 	t.Helper()
-	inv, diags := model.Build(load.Load(fsys))
-	if diags.HasErrors() {
-		t.Fatalf("repository invalid:\n%v", diags)
-	}
-	s := New(Config{Repository: "dir"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	s.Publish(NewSnapshot(inv, commit, nil))
+	s := New(Config{Repository: "dir"}, discardLog)
+	s.Publish(NewSnapshot(inventory(t, fsys), commit, nil))
 	return s.Handler()
 }
 
@@ -278,12 +267,7 @@ func TestRuleEndpointsChecks(t *testing.T) {
 		unknownRule   = "/rules/99999999-9999-4999-8999-999999999999"
 	)
 	owned, global := "/rules/"+dUUID("d2"), "/rules/"+dUUID("d4")
-	tests := []struct {
-		path   string
-		status int
-		want   string   // exact body, or ""
-		uuids  []string // when set, the answer's uuid prefixes
-	}{
+	tests := []getCase{
 		// §6 GET /rules/:uuid.
 		{"/rules/" + strings.ToUpper(dUUID("d2")), 422, badPathUUID, nil},
 		{"/rules/", 422, badPathUUID, nil},
@@ -327,22 +311,7 @@ func TestRuleEndpointsChecks(t *testing.T) {
 		{"/firewalls/vms/" + shop1 + "?owner_uuid=" + ownerO + "&owner_uuid=" + ownerO, 422, `{"code":"InvalidParameters","message":"Invalid parameters","errors":[{"field":"owner_uuid","code":"InvalidParameter","message":"invalid UUID"}]}`, nil},
 		{"/firewalls/vms/?owner_uuid=x&b=1&a=1", 422, `{"code":"InvalidParameters","message":"Invalid parameters","errors":[{"field":["a","b"],"code":"UnknownParameters","message":"Unknown parameters: a, b"},{"field":"owner_uuid","code":"InvalidParameter","message":"invalid UUID"},{"field":"uuid","code":"InvalidParameter","message":"invalid UUID"}]}`, nil},
 	}
-	for _, tc := range tests {
-		t.Run(tc.path, func(t *testing.T) {
-			a := do(t, h, "GET", tc.path, "")
-			if a.status != tc.status {
-				t.Fatalf("GET %s = %d %s, want %d", tc.path, a.status, a.body, tc.status)
-			}
-			if tc.want != "" && strings.TrimSpace(a.body) != tc.want {
-				t.Errorf("GET %s = %s, want %s", tc.path, a.body, tc.want)
-			}
-			if tc.uuids != nil {
-				if diff := cmp.Diff(tc.uuids, uuids(t, a.body)); diff != "" {
-					t.Errorf("GET %s (-want +got):\n%s", tc.path, diff)
-				}
-			}
-		})
-	}
+	checkGETs(t, h, tests)
 }
 
 // TestVMObjects covers §2.2: keys, tags with their JSON types and sorted
@@ -369,7 +338,7 @@ func TestVMObjects(t *testing.T) {
 // TestMethodsAndPaths covers §1.6 and §11.1: 404 for unknown paths, 405
 // with Allow and the read-only or generic body, HEAD.
 func TestMethodsAndPaths(t *testing.T) {
-	s := New(Config{Repository: "https://u:p@git.example/p.git", Branch: "main", Path: "policy"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New(Config{Repository: "https://u:p@git.example/p.git", Branch: "main", Path: "policy"}, discardLog)
 	h := s.Handler() // no revision loaded: 405 and 404 do not wait for one
 	const readOnly = `{"code":"MethodNotAllowed","message":"rules are read-only here: change them in the Git repository https://git.example/p.git","repository":"https://git.example/p.git","branch":"main","path":"policy"}`
 	generic := func(m string) string { return `{"code":"MethodNotAllowed","message":"` + m + ` is not allowed"}` }
@@ -416,7 +385,7 @@ func TestMethodsAndPaths(t *testing.T) {
 		})
 	}
 	// A plain directory names the directory.
-	s = New(Config{Repository: "/srv/policy"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s = New(Config{Repository: "/srv/policy"}, discardLog)
 	a := do(t, s.Handler(), "POST", "/rules", "")
 	if want := `{"code":"MethodNotAllowed","message":"rules are read-only here: change them in /srv/policy","repository":"/srv/policy"}`; strings.TrimSpace(a.body) != want {
 		t.Errorf("POST /rules (directory) = %s, want %s", a.body, want)
@@ -429,7 +398,7 @@ var cmpEmpty = cmp.Comparer(func(a, b []string) bool {
 
 // TestGateAndPing covers §1.1, §4 and checklist items 1, 2 and 29.
 func TestGateAndPing(t *testing.T) {
-	s := New(Config{Repository: "dir"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New(Config{Repository: "dir"}, discardLog)
 	h := s.Handler()
 	const gate = `{"code":"ServiceUnavailable","message":"no valid revision of the repository has been loaded yet"}`
 	requests := []struct{ method, path, body string }{
@@ -462,9 +431,8 @@ func TestGateAndPing(t *testing.T) {
 	check("offline")
 	ping(`{"healthy":false,"services":{"repository":"offline"},"status":"offline"}`)
 
-	inv, _ := model.Build(load.Load(exampleD))
 	const commit = "5e2f0c1a00000000000000000000000000000000"
-	s.Publish(NewSnapshot(inv, commit, nil))
+	s.Publish(NewSnapshot(inventory(t, exampleD), commit, nil))
 	s.LoadFailed() // a later failure keeps the good revision online
 	ping(`{"healthy":true,"services":{"repository":"online"},"status":"OK","revision":"` + commit + `"}`)
 	for _, r := range requests[:5] {
@@ -500,7 +468,7 @@ func TestGateAndPing(t *testing.T) {
 // TestAuth covers §1.7: 401 before any other check, /ping exempt, constant
 // message and header.
 func TestAuth(t *testing.T) {
-	s := New(Config{Repository: "dir", Token: "tok"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New(Config{Repository: "dir", Token: "tok"}, discardLog)
 	h := s.Handler()
 	const denied = `{"code":"InvalidCredentials","message":"missing or invalid bearer token"}`
 	for _, tc := range []struct{ method, path, auth string }{

@@ -106,15 +106,34 @@ spec: {owner: ` + ownerP + `, log: true, rule: "FROM subnet 198.18.64.0/18 TO ta
 `)},
 }
 
+// discardLog is the logger of the servers under test.
+var discardLog = slog.New(slog.DiscardHandler)
+
+// inventory builds the inventory of the repository fsys, which must be
+// valid.
+func inventory(t *testing.T, fsys fstest.MapFS) *model.Inventory {
+	t.Helper()
+	inv, diags := model.Build(load.Load(fsys))
+	if diags.HasErrors() {
+		t.Fatalf("repository invalid:\n%v", diags)
+	}
+	return inv
+}
+
+// ruleEntry is a Rule document, with its leading ---, called name with
+// uuid, owned by owner (global when owner is empty), plus extra spec lines.
+func ruleEntry(name, uuid, owner, text, extra string) string {
+	scope := "owner: " + owner
+	if owner == "" {
+		scope = "global: true"
+	}
+	return "---\napiVersion: fwgit/v1\nkind: Rule\nmetadata: {name: " + name + ", uuid: " + uuid + "}\nspec:\n  " + scope + "\n  rule: '" + text + "'\n" + extra
+}
+
 func newTestServer(t *testing.T, cfg Config) (*Server, *Snapshot) {
 	t.Helper()
-	repo := load.Load(exampleC)
-	inv, diags := model.Build(repo)
-	if diags.HasErrors() {
-		t.Fatalf("example repository invalid:\n%v", diags)
-	}
-	snap := NewSnapshot(inv, "0123456789abcdef0123456789abcdef01234567", nil)
-	s := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	snap := NewSnapshot(inventory(t, exampleC), "0123456789abcdef0123456789abcdef01234567", nil)
+	s := New(cfg, discardLog)
 	s.Publish(snap)
 	return s, snap
 }
@@ -152,6 +171,35 @@ func uuids(t *testing.T, body string) []string {
 		out = append(out, o["uuid"].(string)[:2])
 	}
 	return out
+}
+
+// getCase is a GET request and its expected answer.
+type getCase struct {
+	path   string
+	status int
+	want   string   // exact body, or ""
+	uuids  []string // when set, the answer's uuid prefixes
+}
+
+// checkGETs sends each case's request to h in a subtest named by its path.
+func checkGETs(t *testing.T, h http.Handler, tests []getCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			a := do(t, h, "GET", tc.path, "")
+			if a.status != tc.status {
+				t.Fatalf("GET %s = %d %s, want %d", tc.path, a.status, a.body, tc.status)
+			}
+			if tc.want != "" && strings.TrimSpace(a.body) != tc.want {
+				t.Errorf("GET %s = %s, want %s", tc.path, a.body, tc.want)
+			}
+			if tc.uuids != nil {
+				if diff := cmp.Diff(tc.uuids, uuids(t, a.body)); diff != "" {
+					t.Errorf("GET %s (-want +got):\n%s", tc.path, diff)
+				}
+			}
+		})
+	}
 }
 
 func TestListRulesFilters(t *testing.T) {
@@ -334,12 +382,7 @@ func TestGetRuleAndVMs(t *testing.T) {
 	s, _ := newTestServer(t, Config{Repository: "dir"})
 	h := s.Handler()
 	const forbiddenBody = `{"code":"Forbidden","message":"owner does not match","errors":[{"field":"owner_uuid","code":"InvalidParameter","message":"owner_uuid does not match"}]}`
-	tests := []struct {
-		path   string
-		status int
-		want   string // exact body, or "" to check uuids
-		uuids  []string
-	}{
+	tests := []getCase{
 		{"/rules/nope", 422, `{"code":"InvalidParameters","message":"Invalid parameters","errors":[{"field":"uuid","code":"InvalidParameter","message":"Invalid UUID"}]}`, nil},
 		{"/rules/99999999-9999-4999-8999-999999999999", 404, `{"code":"ResourceNotFound","message":"Rule not found"}`, nil},
 		{"/rules/22222222-2222-4222-8222-222222222222?owner_uuid=" + ownerP, 403, forbiddenBody, nil},
@@ -358,22 +401,7 @@ func TestGetRuleAndVMs(t *testing.T) {
 		{"/firewalls/vms/99999999-9999-4999-8999-999999999999", 404, `{"code":"ResourceNotFound","message":"VM not found"}`, nil},
 		{"/firewalls/vms/NOPE?x=1", 422, `{"code":"InvalidParameters","message":"Invalid parameters","errors":[{"field":"uuid","code":"InvalidParameter","message":"invalid UUID"},{"field":["x"],"code":"UnknownParameters","message":"Unknown parameters: x"}]}`, nil},
 	}
-	for _, tc := range tests {
-		t.Run(tc.path, func(t *testing.T) {
-			a := do(t, h, "GET", tc.path, "")
-			if a.status != tc.status {
-				t.Fatalf("GET %s = %d %s, want %d", tc.path, a.status, a.body, tc.status)
-			}
-			if tc.want != "" && strings.TrimSpace(a.body) != tc.want {
-				t.Errorf("GET %s = %s, want %s", tc.path, a.body, tc.want)
-			}
-			if tc.uuids != nil {
-				if diff := cmp.Diff(tc.uuids, uuids(t, a.body)); diff != "" {
-					t.Errorf("GET %s (-want +got):\n%s", tc.path, diff)
-				}
-			}
-		})
-	}
+	checkGETs(t, h, tests)
 	a := do(t, h, "GET", "/rules/22222222-2222-4222-8222-222222222222/vms?owner_uuid="+ownerO, "")
 	var vms []map[string]any
 	json.Unmarshal([]byte(a.body), &vms)
@@ -443,7 +471,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestMethodsAuthAndGate(t *testing.T) {
-	s := New(Config{Repository: "https://user:secret@git.example/policy.git", Branch: "main", Token: "tok"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New(Config{Repository: "https://user:secret@git.example/policy.git", Branch: "main", Token: "tok"}, discardLog)
 	h := s.Handler()
 	auth := []string{"Authorization", "Bearer tok"}
 	if a := do(t, h, "GET", "/ping", ""); a.status != 200 || !strings.Contains(a.body, `"status":"initializing"`) {
@@ -473,9 +501,7 @@ func TestMethodsAuthAndGate(t *testing.T) {
 	if a := do(t, h, "GET", "/rules/x/y/z", "", auth...); a.status != 404 || !strings.Contains(a.body, `"/rules/x/y/z does not exist"`) {
 		t.Errorf("GET unknown path = %d %s", a.status, a.body)
 	}
-	repo := load.Load(exampleC)
-	inv, _ := model.Build(repo)
-	s.Publish(NewSnapshot(inv, "", nil))
+	s.Publish(NewSnapshot(inventory(t, exampleC), "", nil))
 	if a := do(t, h, "GET", "/ping", ""); !strings.Contains(a.body, `"healthy":true`) || strings.Contains(a.body, "revision") {
 		t.Errorf("GET /ping after a directory load = %s", a.body)
 	}

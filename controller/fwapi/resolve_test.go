@@ -11,17 +11,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fwgit/fwgit/controller/model"
-	"github.com/fwgit/fwgit/schema/load"
 )
 
 const seedOwner = "98c2d1f4-66f4-468c-97ff-4b19c5d9ab22"
 
+// seedRule is a Rule document named after the first 8 characters of uuid.
 func seedRule(uuid, owner, text, extra string) string {
-	scope := "owner: " + owner
-	if owner == "" {
-		scope = "global: true"
-	}
-	return "---\napiVersion: fwgit/v1\nkind: Rule\nmetadata: {name: r" + uuid[:8] + ", uuid: " + uuid + "}\nspec:\n  " + scope + "\n  rule: '" + text + "'\n" + extra
+	return ruleEntry("r"+uuid[:8], uuid, owner, text, extra)
 }
 
 // examplesAB is spec/fwapi.md §9.5 (the seed page) plus R5 and R6 of §9.6.
@@ -70,15 +66,6 @@ spec: {owner: ` + seedOwner + `, addresses: [198.18.5.1], tags: {foo: blah, othe
 `)},
 		"rules.yaml": {Data: []byte(rules)},
 	}
-}
-
-func inventory(t *testing.T, fsys fstest.MapFS) *model.Inventory {
-	t.Helper()
-	inv, diags := model.Build(load.Load(fsys))
-	if diags.HasErrors() {
-		t.Fatalf("repository invalid:\n%v", diags)
-	}
-	return inv
 }
 
 func TestResolveWorkedExamples(t *testing.T) {
