@@ -310,18 +310,9 @@ func netnsFirewall(ctx context.Context, w io.Writer, fw *model.Firewall, rs *nft
 // peerOf returns the address the peer namespace takes for a case, or why
 // the case cannot be sent on a wire.
 func peerOf(r compile.CaseResult, l *lab) (netip.Addr, string) {
-	tc := r.Case.TestCase
-	switch tc.Proto {
-	case "ah", "esp":
-		return netip.Addr{}, "no probe sends " + tc.Proto
-	case "icmp", "icmp6":
-		if tc.Type != nil && isICMPError(tc.Proto, *tc.Type) {
-			return netip.Addr{}, "conntrack treats an ICMP error without a connection as invalid"
-		}
-	}
-	s := tc.From
-	if tc.Direction == v1.DirectionOut {
-		s = tc.To
+	s, why := compile.Peer(r.Case.TestCase)
+	if why != "" {
+		return netip.Addr{}, why
 	}
 	if s == "" {
 		return netip.Addr{}, "the case names no peer address"
@@ -340,17 +331,6 @@ func peerOf(r compile.CaseResult, l *lab) (netip.Addr, string) {
 		return netip.Addr{}, "the firewall has no address of the peer's family"
 	}
 	return a, ""
-}
-
-func isICMPError(proto string, t int) bool {
-	if proto == "icmp6" {
-		return t >= 1 && t <= 4
-	}
-	switch t {
-	case 3, 4, 5, 11, 12:
-		return true
-	}
-	return false
 }
 
 // probe sends the packets of one case and reports whether they got

@@ -181,17 +181,9 @@ func (l *Lab) CheckTests(ctx context.Context, results []compile.CaseResult) []Ca
 // peerOf returns the address that plays the peer of a case, or why the
 // case cannot be sent.
 func (l *Lab) peerOf(fw *Firewall, tc v1.TestCase) (netip.Addr, string) {
-	switch tc.Proto {
-	case "ah", "esp":
-		return netip.Addr{}, "no probe sends " + tc.Proto
-	case "icmp", "icmp6":
-		if tc.Type != nil && isICMPError(tc.Proto, *tc.Type) {
-			return netip.Addr{}, "conntrack treats an ICMP error without a connection as invalid"
-		}
-	}
-	s := tc.From
-	if tc.Direction == v1.DirectionOut {
-		s = tc.To
+	s, why := compile.Peer(tc)
+	if why != "" {
+		return netip.Addr{}, why
 	}
 	a, err := netip.ParseAddr(s)
 	switch {
@@ -205,13 +197,6 @@ func (l *Lab) peerOf(fw *Firewall, tc v1.TestCase) (netip.Addr, string) {
 		return netip.Addr{}, "the firewall has no address of the peer's family"
 	}
 	return a, ""
-}
-
-func isICMPError(proto string, t int) bool {
-	if proto == "icmp6" {
-		return t >= 1 && t <= 4
-	}
-	return slices.Contains([]int{3, 4, 5, 11, 12}, t)
 }
 
 // checkFirewall runs the cases of fw.
