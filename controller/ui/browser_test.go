@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -129,12 +130,16 @@ const syncCells = `Array.from(document.querySelectorAll('table.fleet tbody tr[da
 // log in, see every firewall InSync, follow a firewall to its ruleset and a
 // rule, trace a packet, watch a refused commit's banner appear with its
 // file:line:col and clear after the fix, and see the pending change.
+// liveRefresh is how often the console's pages poll for changes in this
+// test.
+const liveRefresh = 250 * time.Millisecond
+
 func TestBrowser(t *testing.T) {
 	ctx, offLoopback := browser(t)
 	shots := screenshots(t)
 	e := newEnv(t, 4)
 	rev1 := e.commit("Open HTTP on the web tier", 80, "")
-	e.start(250 * time.Millisecond)
+	e.start(liveRefresh)
 	controllertest.Eventually(t, 15*time.Second, "every firewall in sync", func() bool { return e.inSync(rev1) })
 	base := e.srv.URL
 
@@ -214,6 +219,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("first diagnostic at %v, want extra.yaml:line:col", pos)
 	}
 	do(t, ctx, "see the refused banner", chromedp.WaitVisible(chromedp.ID("refused")))
+	e.settle(t, ctx)
 	banner := get(t, ctx, "read the banner", chromedp.Text(chromedp.ID("refused")))
 	if !strings.Contains(banner, pos.String()+": error: ") || !strings.Contains(banner, "Typo in a tag name") {
 		t.Errorf("banner lacks %q:\n%s", pos.String(), banner)
@@ -231,6 +237,7 @@ func TestBrowser(t *testing.T) {
 	e.Hook()
 	waitFor(t, ctx, "the banner to clear", `document.readyState === "complete" && document.querySelector("table.fleet") !== null && document.getElementById("refused") === null`)
 	controllertest.Eventually(t, 15*time.Second, "the fix loaded", func() bool { p := e.Ctl.Policy(); return p != nil && p.Revision == fix })
+	e.settle(t, ctx)
 	do(t, ctx, "open the pending change", chromedp.Navigate(base+"/ui/pending"), chromedp.WaitVisible(chromedp.CSS("section.plan")))
 	pending := get(t, ctx, "read the pending change", chromedp.Text(chromedp.CSS("main")))
 	for _, w := range []string{"fw-002", "dport 8080", "rule http modified"} {
@@ -243,6 +250,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	controllertest.Eventually(t, 15*time.Second, "the fix everywhere", func() bool { return e.inSync(fix) })
+	e.settle(t, ctx)
 	do(t, ctx, "reload the overview", chromedp.Navigate(base+"/ui/"), chromedp.WaitVisible(chromedp.CSS("table.fleet")))
 	if d := cmp.Diff(want, get(t, ctx, "read the overview", chromedp.Evaluate[[]string](syncCells))); d != "" {
 		t.Errorf("overview after the fix (-want +got):\n%s", d)
@@ -250,6 +258,35 @@ func TestBrowser(t *testing.T) {
 	if n := offLoopback.Load(); n != 0 {
 		t.Errorf("the browser tried %d requests off loopback", n)
 	}
+}
+
+// settle waits until the controller's status has stopped changing for a
+// second and the open page has caught up with it: the live refresh reloads
+// the page on every change, and a reload between two browser steps would
+// lose the node the second one reads.
+func (e *env) settle(t *testing.T, ctx context.Context) {
+	t.Helper()
+	snapshot := func() string {
+		fws, err := e.store.List()
+		if err != nil {
+			return err.Error()
+		}
+		rev, _ := e.store.Revision()
+		b, _ := json.Marshal(struct {
+			F []status.Firewall
+			R status.Revision
+		}{fws, rev})
+		return string(b)
+	}
+	last, since := snapshot(), time.Now()
+	controllertest.Eventually(t, 20*time.Second, "the status to settle", func() bool {
+		if now := snapshot(); now != last {
+			last, since = now, time.Now()
+		}
+		return time.Since(since) > time.Second
+	})
+	time.Sleep(4 * liveRefresh) // the page's last poll and reload
+	waitFor(t, ctx, "the page to load", `document.readyState === "complete"`)
 }
 
 // waitFor evaluates expr until it is true, across the reloads the live
