@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -85,8 +84,7 @@ type Controller struct {
 	pull       *pullserver.Server
 	agentsAddr string
 
-	keys map[string]config.Secret
-	cas  map[string]*x509.CertPool
+	creds *credentials
 
 	policy atomic.Pointer[api.Policy]
 	stall  atomic.Pointer[reconcile.Stall]
@@ -109,12 +107,12 @@ func New(cfg config.Config, deps Deps) (*Controller, error) {
 	c := &Controller{
 		cfg: cfg, log: deps.Log, reg: deps.Registry, clock: deps.Clock,
 		src: deps.Source, fleet: deps.Fleet, store: deps.Store,
-		keys: map[string]config.Secret{}, cas: map[string]*x509.CertPool{},
 		changed: make(chan struct{}), listening: make(chan struct{}),
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.creds = newCredentials(c.log.With("component", "credentials"))
 	if c.reg == nil {
 		c.reg = prometheus.NewRegistry()
 	}
@@ -280,31 +278,7 @@ func (c *Controller) readCredentials() error {
 	for _, cr := range c.cfg.Agents.Firewalls {
 		all = append(all, cr)
 	}
-	for _, cr := range all {
-		if p := cr.APIKeyFile; p != "" {
-			if _, ok := c.keys[p]; !ok {
-				s, err := config.ReadSecret(p)
-				if err != nil {
-					return fmt.Errorf("agent API key: %w", err)
-				}
-				c.keys[p] = s
-			}
-		}
-		if p := cr.CAFile; p != "" {
-			if _, ok := c.cas[p]; !ok {
-				pem, err := os.ReadFile(p)
-				if err != nil {
-					return fmt.Errorf("agent CA: %w", err)
-				}
-				pool := x509.NewCertPool()
-				if !pool.AppendCertsFromPEM(pem) {
-					return fmt.Errorf("agent CA %s: no PEM certificate found", p)
-				}
-				c.cas[p] = pool
-			}
-		}
-	}
-	return nil
+	return c.creds.load(all)
 }
 
 func (c *Controller) newSource() (source.Source, error) {
@@ -646,12 +620,23 @@ func (c *Controller) target(name string, a *v1.Agent) (fleet.Target, error) {
 		return fleet.Target{}, fmt.Errorf("firewall %s: spec.agent has no url", name)
 	}
 	cr := c.cfg.CredentialsFor(name)
-	t := fleet.Target{Name: name, URL: a.URL, Fingerprint: a.Fingerprint, APIKey: c.keys[cr.APIKeyFile]}
+	t := fleet.Target{Name: name, URL: a.URL, Fingerprint: a.Fingerprint}
+	if cr.APIKeyFile != "" {
+		key, err := c.creds.key(cr.APIKeyFile, false)
+		if err != nil {
+			return fleet.Target{}, fmt.Errorf("firewall %s: agent API key: %w", name, err)
+		}
+		t.APIKey = key
+	}
 	if cr.Fingerprint != "" {
 		t.Fingerprint = cr.Fingerprint
 	}
 	if cr.CAFile != "" {
-		t.RootCAs = c.cas[cr.CAFile]
+		pool, err := c.creds.pool(cr.CAFile, false)
+		if err != nil {
+			return fleet.Target{}, fmt.Errorf("firewall %s: agent CA: %w", name, err)
+		}
+		t.RootCAs = pool
 	}
 	return t, nil
 }
