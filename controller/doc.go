@@ -10,8 +10,11 @@
 //	  │          ▼
 //	  │        fleet (HTTPS, pinned) ──▶ agents
 //	  ▼
-//	api: /v1/status, /v1/firewalls/{name}, /v1/revision, /hooks/git, /metrics,
-//	     /healthz, /readyz, plus mounted endpoint sets (FWAPI, console)
+//	api: /v1/status, /v1/firewalls/{name}, /v1/revision, /v1/trace, /hooks/git,
+//	     /metrics, /healthz, /readyz, the FWAPI read endpoints (controller/fwapi)
+//	     and, in front of them with its own login, the console (controller/ui)
+//	pull: pullserver on the agent-facing listener: enrollment (controller/ca,
+//	     controller/enroll) and long-polls from agents behind NAT
 //
 // A new snapshot is loaded, validated and compiled; a revision with errors
 // (or a refused signature) never replaces the last good [api.Policy]: it is
@@ -23,7 +26,7 @@
 //
 // [Controller.Run] owns and joins every goroutine (errgroup) and stops when
 // its context is cancelled. The controller does not parse flags or read the
-// environment (cmd/fwgit does), and it never imports agent packages. Pull
-// mode and enrollment plug in through [Deps.AgentHandler] on the
-// agent-facing listener; the FWAPI read endpoints through [Deps.Mounts].
+// environment (cmd/fwgit does), and it never imports agent packages. The
+// FWAPI endpoints, the console and pull mode are built in; [Deps.Mounts]
+// and [Deps.AgentHandler] let tests and embedders add or replace handlers.
 package controller
