@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -15,37 +13,11 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/spf13/cobra"
 
 	"github.com/fwgit/fwgit/internal/nft"
 )
 
 const exampleRepo = "../../examples/repo"
-
-// runCmd runs a subcommand in process and returns its output and exit
-// status, as main would report it.
-func runCmd(t *testing.T, cmd *cobra.Command, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	cmd.SetArgs(args)
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err := cmd.ExecuteContext(context.Background())
-	var ee exitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.code
-	case isUsage(err):
-		code = 2
-		errOut.WriteString(err.Error())
-	default:
-		code = 1
-		errOut.WriteString(err.Error())
-	}
-	return out.String(), errOut.String(), code
-}
 
 // copyDir copies a directory tree into a fresh temporary directory.
 func copyDir(t *testing.T, src string) string {

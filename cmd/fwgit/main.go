@@ -46,17 +46,25 @@ func run() int {
 		newTokenCmd(),
 		newDevCmd(),
 	)
-	err := root.ExecuteContext(ctx)
+	code, report := exitCode(root.ExecuteContext(ctx))
+	if report != nil {
+		fmt.Fprintln(os.Stderr, "fwgit:", report)
+	}
+	return code
+}
+
+// exitCode is the exit status for a command's error, and the error main
+// must still print: an [exitError] has been reported by the command
+// already, a [usageError] exits 2, anything else 1.
+func exitCode(err error) (code int, report error) {
 	var ee exitError
 	switch {
 	case err == nil:
-		return 0
+		return 0, nil
 	case errors.As(err, &ee):
-		return ee.code
+		return ee.code, nil
+	case isUsage(err):
+		return 2, err
 	}
-	fmt.Fprintln(os.Stderr, "fwgit:", err)
-	if isUsage(err) {
-		return 2
-	}
-	return 1
+	return 1, err
 }

@@ -1,37 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-// runRule runs `fwgit rule ARGS...` in-process and returns stdout, stderr
-// and the exit status main would use.
+// runRule runs `fwgit rule ARGS...` in-process with stdin.
 func runRule(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := newRuleCmd()
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetIn(strings.NewReader(stdin))
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	var ee exitError
-	switch {
-	case err == nil:
-		return out.String(), errOut.String(), 0
-	case errors.As(err, &ee):
-		return out.String(), errOut.String(), ee.code
-	case isUsage(err):
-		return out.String(), errOut.String(), 2
-	}
-	return out.String(), errOut.String(), 1
+	return runCmdIn(t, newRuleCmd(), stdin, args...)
 }
 
 func TestRuleParseJSON(t *testing.T) {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -22,28 +21,10 @@ import (
 	"github.com/fwgit/fwgit/internal/diag"
 )
 
-// runValidateArgs runs `fwgit validate ARGS...` in-process and returns
-// stdout, stderr and the exit status main would use.
+// runValidateArgs runs `fwgit validate ARGS...` in-process.
 func runValidateArgs(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := newValidateCmd()
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	var ee exitError
-	switch {
-	case err == nil:
-		return out.String(), errOut.String(), 0
-	case errors.As(err, &ee):
-		return out.String(), errOut.String(), ee.code
-	case isUsage(err):
-		return out.String(), errOut.String() + err.Error(), 2
-	}
-	t.Logf("error: %v", err)
-	return out.String(), errOut.String(), 1
+	return runCmd(t, newValidateCmd(), args...)
 }
 
 func writeRepoFiles(t *testing.T, dir string, files map[string]string) {
