@@ -9,17 +9,12 @@ import (
 	"github.com/fwgit/fwgit/schema/fwrule"
 )
 
-// ruleObject is the serialised rule of spec/fwapi.md §2.3, keys in order.
+// ruleObject is the serialised rule of spec/fwapi.md §2.3, keys in order:
+// the fingerprint's fields, then version and parsed.
 type ruleObject struct {
-	Description string  `json:"description,omitempty"`
-	Enabled     bool    `json:"enabled"`
-	Global      *bool   `json:"global,omitempty"`
-	Log         bool    `json:"log"`
-	OwnerUUID   string  `json:"owner_uuid,omitempty"`
-	Rule        string  `json:"rule"`
-	UUID        string  `json:"uuid"`
-	Version     string  `json:"version"`
-	Parsed      *parsed `json:"parsed,omitempty"`
+	fingerprint
+	Version string  `json:"version"`
+	Parsed  *parsed `json:"parsed,omitempty"`
 }
 
 // parsed is the optional "parsed" object of §2.4, keys in order.
@@ -100,20 +95,8 @@ func newVMObject(f *model.Firewall) vmObject {
 var ruleFields = []string{"parsed.action", "parsed.ports", "parsed.protocol", "parsed.tags"}
 
 func (s *Snapshot) ruleObject(r *model.Rule, fields []string) ruleObject {
-	o := ruleObject{
-		Description: r.Description,
-		Enabled:     r.Enabled,
-		Log:         r.Log,
-		OwnerUUID:   r.Owner,
-		Rule:        s.canonical(r),
-		UUID:        r.UUID,
-		Version:     s.version(r),
-	}
-	if r.Global {
-		t := true
-		o.Global = &t
-		o.OwnerUUID = ""
-	}
+	fp := s.fingerprint(r)
+	o := ruleObject{fingerprint: fp, Version: s.version(r, fp)}
 	if len(fields) > 0 && r.Parsed != nil {
 		o.Parsed = parsedFields(s.folded(r), fields)
 	}

@@ -88,11 +88,13 @@ func (s *Snapshot) folded(r *model.Rule) *fwrule.Rule {
 	return r.Parsed
 }
 
-func (s *Snapshot) version(r *model.Rule) string {
+// version is r's version field: from the Git history, or for a plain
+// directory from fp, r's fingerprint.
+func (s *Snapshot) version(r *model.Rule, fp fingerprint) string {
 	if v, ok := s.versions[r.UUID]; ok {
 		return v
 	}
-	return DirVersion(s.fingerprint(r))
+	return DirVersion(fp.key())
 }
 
 // Server serves the FWAPI read endpoints. Publish swaps the served revision

@@ -90,8 +90,8 @@ func newFingerprint(uuid, text, owner string, global, enabled, log bool, desc st
 	return fp
 }
 
-func (s *Snapshot) fingerprint(r *model.Rule) string {
-	return newFingerprint(r.UUID, s.canonical(r), r.Owner, r.Global, r.Enabled, r.Log, r.Description).key()
+func (s *Snapshot) fingerprint(r *model.Rule) fingerprint {
+	return newFingerprint(r.UUID, s.canonical(r), r.Owner, r.Global, r.Enabled, r.Log, r.Description)
 }
 
 // DirVersion is the version of a rule served from a plain directory:
