@@ -176,14 +176,8 @@ func (c *compiler) assemble(fw *model.Firewall, in, out []*ruleCode) *nft.Rulese
 	if !fw.Enabled {
 		return Empty()
 	}
-	sets := map[string]nft.Set{}
-	addSets := func(ss []nft.Set) {
-		for _, s := range ss {
-			if old, ok := sets[s.Name]; !ok || s.Comment < old.Comment {
-				sets[s.Name] = s
-			}
-		}
-	}
+	sets := setCollector{}
+	addSets := sets.add
 	builtIn := builtinInput(c.inv.Settings.AgentPort, c.inv.Settings.ControllerAddresses, fw.Management, addSets)
 	builtOut := builtinOutput()
 	nIn, nOut := len(builtIn), len(builtOut)
@@ -291,6 +285,19 @@ func sortCodes(rcs []*ruleCode, inbound bool) {
 }
 
 // builtinInput returns the always-present rules of the input chain.
+// setCollector gathers the named sets of one firewall by name; of two sets
+// with one (content-derived) name it keeps the lower comment, so the result
+// does not depend on the order the sets were added in.
+type setCollector map[string]nft.Set
+
+func (c setCollector) add(ss []nft.Set) {
+	for _, s := range ss {
+		if old, ok := c[s.Name]; !ok || s.Comment < old.Comment {
+			c[s.Name] = s
+		}
+	}
+}
+
 func builtinInput(agentPort int, controllers, management []netip.Prefix, addSets func([]nft.Set)) []nft.Rule {
 	rules := []nft.Rule{
 		{CTState: nft.CTEstablished | nft.CTRelated, Verdict: nft.Accept, Comment: CommentEstablished},

@@ -178,21 +178,7 @@ func (u *updater) insert(f, of *model.Firewall, prevIn, prevOut []nft.Rule, prev
 	}
 	var chains [2][]piece
 	for dir, inbound := range [2]bool{true, false} {
-		for _, ri := range u.redo {
-			if (!ri.changed && ri.reuse[dir]) || noop(ri.r, inbound) {
-				continue
-			}
-			side := ri.r.Parsed.From
-			if inbound {
-				side = ri.r.Parsed.To
-			}
-			if !onSide(u.next.SideFirewalls(ri.r, side), f) {
-				continue
-			}
-			if pc := u.fresh(ri.r, inbound); len(pc.rules) > 0 {
-				chains[dir] = append(chains[dir], pc)
-			}
-		}
+		chains[dir] = u.redone(f, dir, inbound, nil)
 	}
 	c := u.c
 	builtIn := builtinInput(c.inv.Settings.AgentPort, c.inv.Settings.ControllerAddresses, f.Management, func([]nft.Set) {})
@@ -433,14 +419,8 @@ func (u *updater) rebuild(f, of *model.Firewall, p *nft.Ruleset) *nft.Ruleset {
 // finish assembles the ruleset of f from the pieces of its chains.
 func (u *updater) finish(f *model.Firewall, in, out []piece, prevSets []nft.Set) *nft.Ruleset {
 	c := u.c
-	sets := map[string]nft.Set{}
-	addSets := func(ss []nft.Set) {
-		for _, s := range ss {
-			if old, ok := sets[s.Name]; !ok || s.Comment < old.Comment {
-				sets[s.Name] = s
-			}
-		}
-	}
+	sets := setCollector{}
+	addSets := sets.add
 	builtIn := builtinInput(c.inv.Settings.AgentPort, c.inv.Settings.ControllerAddresses, f.Management, addSets)
 	builtOut := builtinOutput()
 	input, inUser := u.concat(builtIn, in, prevSets)
@@ -655,7 +635,14 @@ func (u *updater) patch(f *model.Firewall, prev []nft.Rule, inbound bool) (piece
 		}
 		i = j
 	}
-	var fresh []piece
+	return merge(kept, u.redone(f, dir, inbound, done), inbound), intact
+}
+
+// redone compiles afresh, for chain dir of f, the rules of u.redo that put
+// nft rules there (f on the right side, not a no-op) and whose previous
+// pieces cannot be reused, skipping those in done.
+func (u *updater) redone(f *model.Firewall, dir int, inbound bool, done map[*model.Rule]bool) []piece {
+	var out []piece
 	for _, ri := range u.redo {
 		if done[ri.r] || (!ri.changed && ri.reuse[dir]) || noop(ri.r, inbound) {
 			continue
@@ -668,10 +655,10 @@ func (u *updater) patch(f *model.Firewall, prev []nft.Rule, inbound bool) (piece
 			continue
 		}
 		if pc := u.fresh(ri.r, inbound); len(pc.rules) > 0 {
-			fresh = append(fresh, pc)
+			out = append(out, pc)
 		}
 	}
-	return merge(kept, fresh, inbound), intact
+	return out
 }
 
 // fresh compiles r for one chain.
